@@ -1,0 +1,179 @@
+"""The ``seqtune`` command: one subcommand per pipeline step, each a thin layer over one ``pipeline`` function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .errors import SeqtuneError
+
+log = logging.getLogger("seqtune")
+
+
+def _json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def _list_arg(text: str) -> list[str]:
+    return [item for item in text.split(",") if item]
+
+
+def _add_compute(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (the rule's threads)")
+    parser.add_argument("--gpus", type=int, default=0, help="GPUs given to the job; CUDA is used when > 0")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="seqtune", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"seqtune {__version__}")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only")
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    p = steps.add_parser("simulate", help="simulate a labelled data set with planted JASPAR motifs")
+    p.add_argument("--out-dir", required=True, help="data set folder to write (codes.npy, labels.tsv, ...)")
+    p.add_argument("--task", required=True, choices=["motif_presence", "motif_grammar"])
+    p.add_argument("--n-sequences", type=int, required=True)
+    p.add_argument("--length", type=int, required=True)
+    p.add_argument("--motifs", type=_list_arg, default=[], help="motif_presence: JASPAR IDs, comma-separated")
+    p.add_argument("--presence-rate", type=float, default=0.3)
+    p.add_argument("--required", type=_list_arg, default=[], help="motif_grammar: IDs that must all be present")
+    p.add_argument("--distractors", type=_list_arg, default=[], help="motif_grammar: IDs planted regardless of label")
+    p.add_argument("--distractor-rate", type=float, default=0.3)
+    p.add_argument("--positive-fraction", type=float, default=0.5)
+    p.add_argument("--label-noise", type=float, default=0.0)
+    p.add_argument("--gc-content", type=float, default=0.41)
+    p.add_argument("--cpg-ratio", type=float, default=0.25)
+    p.add_argument("--seed", type=int, required=True)
+
+    p = steps.add_parser("split", help="stratified train/validation/test split")
+    p.add_argument("--codes", required=True, help="codes.npy of the data set folder")
+    p.add_argument("--manifest", required=True, help="output: id -> split TSV")
+    p.add_argument("--summary", required=True, help="output: counts per class per split (JSON)")
+    p.add_argument("--validation-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.25)
+    p.add_argument("--seed", type=int, required=True)
+
+    p = steps.add_parser("pretrain", help="train a model on a pretraining corpus")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--weights", required=True, help="output .safetensors (a .json sidecar is written beside it)")
+    p.add_argument("--history", required=True, help="output: per-epoch TSV")
+    p.add_argument("--model", type=_json_arg, default={}, help="architecture settings as JSON")
+    p.add_argument("--training", type=_json_arg, default={}, help="training settings as JSON")
+    p.add_argument("--seed", type=int, required=True)
+    _add_compute(p)
+
+    p = steps.add_parser("finetune", help="fine-tune a pretrained model on the target (or train from scratch)")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--pretrained", default=None, help="pretrained .safetensors (not for --strategy scratch)")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--history", required=True)
+    p.add_argument("--train-ids", required=True, help="output: the training subset's ids and labels")
+    p.add_argument("--strategy", required=True)
+    p.add_argument("--train-size", type=int, required=True)
+    p.add_argument("--shuffle-labels", action="store_true", help="control: permute the training labels")
+    p.add_argument("--model", type=_json_arg, default={}, help="architecture for --strategy scratch (JSON)")
+    p.add_argument("--training", type=_json_arg, default={})
+    p.add_argument("--seed", type=int, required=True)
+    _add_compute(p)
+
+    p = steps.add_parser("evaluate", help="score a fine-tuned model on the test split")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--run", type=_json_arg, default={}, help="identity of the run, copied into metrics.json")
+    p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    _add_compute(p)
+
+    p = steps.add_parser("baseline", help="fit a logistic-regression baseline and score it on the test split")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--kind", required=True, choices=["kmer_logreg", "onehot_logreg"])
+    p.add_argument("--k", type=int, default=3, help="k-mer length for kmer_logreg")
+    p.add_argument("--train-size", type=int, required=True)
+    p.add_argument("--run", type=_json_arg, default={})
+    p.add_argument("--seed", type=int, required=True)
+
+    p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
+    p.add_argument("metrics_files", nargs="+")
+    p.add_argument("--metrics-tsv", required=True)
+    p.add_argument("--metrics-json", required=True)
+    p.add_argument("--gain-tsv", required=True)
+    p.add_argument("--metric", default="auroc")
+
+    p = steps.add_parser("report", help="write the HTML report")
+    p.add_argument("--metrics-tsv", required=True)
+    p.add_argument("--metrics-json", required=True)
+    p.add_argument("--gain-tsv", required=True)
+    p.add_argument("--split-summary", required=True)
+    p.add_argument("--html", required=True)
+    p.add_argument("--figure", required=True, help="learning-curve SVG")
+    p.add_argument("--config", default=None, help="config file to embed in the report")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    from . import pipeline
+
+    step = args.step
+    if step == "simulate":
+        pipeline.simulate(args.out_dir, args.task, args.n_sequences, args.length, args.motifs, args.seed,
+                          args.presence_rate, args.required, args.distractors, args.distractor_rate,
+                          args.positive_fraction, args.label_noise, args.gc_content, args.cpg_ratio)
+    elif step == "split":
+        pipeline.split(args.codes, args.manifest, args.summary, args.validation_fraction, args.test_fraction,
+                       args.seed)
+    elif step == "pretrain":
+        pipeline.pretrain(args.codes, args.manifest, args.weights, args.history, args.model, args.training,
+                          args.seed, args.threads, args.gpus)
+    elif step == "finetune":
+        pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
+                          args.train_size, args.seed, args.training, args.model, args.pretrained,
+                          args.shuffle_labels, args.threads, args.gpus)
+    elif step == "evaluate":
+        pipeline.evaluate(args.codes, args.manifest, args.weights, args.predictions, args.metrics, args.run,
+                          args.rc_average, args.threads, args.gpus)
+    elif step == "baseline":
+        pipeline.baseline(args.codes, args.manifest, args.predictions, args.metrics, args.kind, args.train_size,
+                          args.seed, args.run, args.k)
+    elif step == "aggregate":
+        from . import report
+
+        report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv, args.metric)
+    elif step == "report":
+        from . import report
+
+        config_text = open(args.config).read() if args.config else ""
+        report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
+                      args.figure, config_text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    try:
+        run(args)
+    except SeqtuneError as error:
+        print(f"seqtune {args.step}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

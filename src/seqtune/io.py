@@ -1,0 +1,202 @@
+"""File formats at the edges: atomic writes, FASTA, TSV and JSON.
+
+Every output of seqtune is written to a temporary file in the destination folder and renamed into place, so a killed
+job never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .errors import SeqtuneError
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give outputs the usual permissions
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file for writing that replaces ``path`` when closed without error."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode) as handle:
+            yield handle
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    with atomic_open(path) as handle:
+        json.dump(obj, handle, indent=2, sort_keys=False, default=_json_default)
+        handle.write("\n")
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise SeqtuneError(f"{path}: file not found") from None
+    except json.JSONDecodeError as error:
+        raise SeqtuneError(f"{path}: not valid JSON ({error}); delete it and rerun the step that writes it") from None
+
+
+def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    with atomic_open(path) as handle:
+        frame.to_csv(handle, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+
+
+def read_tsv(path: str | os.PathLike, required: Iterable[str] = (), **kwargs) -> pd.DataFrame:
+    """Read a tab-separated table with a header; ``required`` columns must be present."""
+    try:
+        frame = pd.read_csv(path, sep="\t", **kwargs)
+    except FileNotFoundError:
+        raise SeqtuneError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise SeqtuneError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}. "
+            "Add the column(s) to the header line (tab-separated)."
+        )
+    return frame
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def read_npy(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
+    """Load an array saved by :func:`write_npy`, memory-mapped so large sets are paged in on demand."""
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """Open a text file, gzipped or not, with universal newlines (Windows line endings are accepted)."""
+    path = Path(path)
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", newline=None)
+    return open(path, "rt", newline=None)
+
+
+def write_fasta(path: str | os.PathLike, ids: Iterable[str], sequences: Iterable[str], width: int = 0) -> None:
+    """Write a FASTA file; ``width`` > 0 wraps sequence lines."""
+    with atomic_open(path) as handle:
+        for record_id, sequence in zip(ids, sequences):
+            handle.write(f">{record_id}\n")
+            if width > 0:
+                for start in range(0, len(sequence), width):
+                    handle.write(sequence[start : start + width] + "\n")
+            else:
+                handle.write(sequence + "\n")
+
+
+def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str], list[str]]:
+    """Read a FASTA file (plain or gzipped) into ids, descriptions and sequences.
+
+    Errors name the file and line: text before the first header, a header without a sequence, an empty id, a duplicate
+    id, or an empty file.
+    """
+    ids: list[str] = []
+    descriptions: list[str] = []
+    sequences: list[str] = []
+    chunks: list[str] = []
+    header_line = 0
+    seen: dict[str, int] = {}
+
+    def close_record() -> None:
+        if ids:
+            sequence = "".join(chunks)
+            if not sequence:
+                raise SeqtuneError(
+                    f"{path}, line {header_line}: record '{ids[-1]}' has no sequence; "
+                    "remove the header or add its sequence on the following line(s)"
+                )
+            sequences.append(sequence)
+
+    try:
+        with open_text(path) as handle:
+            for line_number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                if line.startswith(">"):
+                    close_record()
+                    chunks = []
+                    header = line[1:].strip()
+                    record_id, _, description = header.partition(" ")
+                    if not record_id:
+                        raise SeqtuneError(f"{path}, line {line_number}: header '>' without an id; write '>ID ...'")
+                    if record_id in seen:
+                        raise SeqtuneError(
+                            f"{path}, line {line_number}: duplicate id '{record_id}' (first at line "
+                            f"{seen[record_id]}); ids must be unique, rename or remove one of them"
+                        )
+                    seen[record_id] = line_number
+                    header_line = line_number
+                    ids.append(record_id)
+                    descriptions.append(description.strip())
+                elif not ids:
+                    raise SeqtuneError(
+                        f"{path}, line {line_number}: sequence text before the first '>' header; "
+                        "this is not a FASTA file or its first header is missing"
+                    )
+                else:
+                    chunks.append(line.strip())
+            close_record()
+    except (EOFError, gzip.BadGzipFile, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise SeqtuneError(f"{path}: file not found") from None
+        raise SeqtuneError(f"{path}: cannot be read ({error}); is the gzip file truncated or corrupt?") from None
+    if not ids:
+        raise SeqtuneError(f"{path}: no FASTA records found; the file is empty or has no '>' header")
+    return ids, descriptions, sequences
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

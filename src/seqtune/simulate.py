@@ -1,0 +1,179 @@
+"""Simulated sequences with known ground truth: Markov background plus JASPAR motifs sampled from their matrices.
+
+Two kinds of task come out of one mechanism (``plant``):
+
+* ``motif_presence``: a pretraining corpus whose multi-label targets say which motifs a sequence carries;
+* ``motif_grammar``: a small target task whose binary label follows a grammar over motifs (all ``required`` motifs
+  present), with hard negatives that carry only some of them, distractor motifs, and optional label noise.
+
+Every planted site is returned, so that interpretation can be checked against the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import SeqtuneError
+from .motifs import Motif, load_motifs
+from .sequence import COMPLEMENT
+
+
+@dataclass
+class SimulatedData:
+    """Codes (N, L) uint8, a label table (``id`` plus label columns), planted sites, and the task description."""
+
+    ids: list[str]
+    codes: np.ndarray
+    labels: pd.DataFrame
+    sites: pd.DataFrame
+    task: dict = field(default_factory=dict)
+
+
+def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
+    """First-order Markov transitions (4, 4) with the given GC content and CpG observed/expected ratio.
+
+    Vertebrate genomes have GC around 0.41 and CpG depleted to about a quarter of its expectation; ``cpg_ratio`` = 1
+    gives an independent (order 0) background.
+    """
+    if not 0 < gc_content < 1:
+        raise SeqtuneError(f"gc_content must lie strictly between 0 and 1, got {gc_content}")
+    base = np.array([(1 - gc_content) / 2, gc_content / 2, gc_content / 2, (1 - gc_content) / 2])
+    transitions = np.tile(base, (4, 1))
+    transitions[1, 2] *= cpg_ratio  # C -> G
+    return transitions / transitions.sum(axis=1, keepdims=True)
+
+
+def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sample (n, length) codes from a first-order Markov chain, vectorised over sequences."""
+    stationary = np.linalg.matrix_power(transitions, 64)[0]
+    codes = np.empty((n, length), dtype=np.uint8)
+    cumulative = np.cumsum(transitions, axis=1)
+    cumulative[:, -1] = 1.0
+    codes[:, 0] = np.searchsorted(np.cumsum(stationary), rng.random(n), side="right").clip(max=3)
+    uniforms = rng.random((n, length))
+    for position in range(1, length):
+        previous = codes[:, position - 1]
+        # The next base is the first column whose cumulative probability exceeds the uniform draw.
+        codes[:, position] = (uniforms[:, position, None] >= cumulative[previous]).sum(axis=1)
+    return codes
+
+
+def sample_sites(motif: Motif, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample n binding sites (n, width) base by base from the motif's probability matrix (not its consensus)."""
+    cumulative = np.cumsum(motif.probabilities, axis=1)
+    cumulative[:, -1] = 1.0
+    uniforms = rng.random((n, motif.width))
+    return (uniforms[:, :, None] >= cumulative[None, :, :]).sum(axis=2).astype(np.uint8)
+
+
+def plant(codes: np.ndarray, presence: np.ndarray, motifs: list[Motif], ids: list[str],
+          rng: np.random.Generator) -> pd.DataFrame:
+    """Plant motif j into sequence i wherever ``presence[i, j]``; modifies ``codes`` in place.
+
+    Sites never overlap: each sequence is cut into bins as wide as the widest motif, and every planted motif takes a
+    distinct random bin, at a random offset inside it, on a random strand.
+    Returns the planted sites (sequence_id, motif_id, motif_name, start, end, strand), 0-based half-open like BED.
+    """
+    n, length = codes.shape
+    bin_width = max(motif.width for motif in motifs)
+    n_bins = length // bin_width
+    per_sequence = presence.sum(axis=1)
+    if n and per_sequence.max(initial=0) > n_bins:
+        raise SeqtuneError(
+            f"sequence_length {length} leaves room for {n_bins} non-overlapping sites of width {bin_width}, "
+            f"but up to {per_sequence.max()} motifs are planted per sequence; increase sequence_length"
+        )
+    # A random permutation of bins per sequence; the k-th planted motif takes the k-th bin.
+    bin_order = np.argsort(rng.random((n, n_bins)), axis=1)
+    slot = np.cumsum(presence, axis=1) - 1
+    rows = []
+    for motif_index, motif in enumerate(motifs):
+        carriers = np.flatnonzero(presence[:, motif_index])
+        if carriers.size == 0:
+            continue
+        bins = bin_order[carriers, slot[carriers, motif_index]]
+        starts = bins * bin_width + rng.integers(0, bin_width - motif.width + 1, size=carriers.size)
+        sites = sample_sites(motif, carriers.size, rng)
+        minus = rng.random(carriers.size) < 0.5
+        sites[minus] = COMPLEMENT[sites[minus]][:, ::-1]
+        columns = starts[:, None] + np.arange(motif.width)[None, :]
+        codes[carriers[:, None], columns] = sites
+        rows.append(pd.DataFrame({
+            "sequence_id": np.asarray(ids, dtype=object)[carriers],
+            "motif_id": motif.jaspar_id,
+            "motif_name": motif.name,
+            "start": starts,
+            "end": starts + motif.width,
+            "strand": np.where(minus, "-", "+"),
+        }))
+    columns = ["sequence_id", "motif_id", "motif_name", "start", "end", "strand"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    sites = pd.concat(rows, ignore_index=True)
+    order = {record_id: index for index, record_id in enumerate(ids)}
+    sites["_order"] = sites["sequence_id"].map(order)
+    return sites.sort_values(["_order", "start"]).drop(columns="_order").reset_index(drop=True)[columns]
+
+
+def simulate_presence(n_sequences: int, length: int, motif_ids: list[str], presence_rate: float,
+                      gc_content: float, cpg_ratio: float, seed: int, id_prefix: str = "seq") -> SimulatedData:
+    """A multi-label corpus: each motif present independently with probability ``presence_rate``."""
+    rng = np.random.default_rng(seed)
+    motifs = load_motifs(motif_ids)
+    ids = [f"{id_prefix}{index:07d}" for index in range(n_sequences)]
+    codes = sample_background(n_sequences, length, markov_transitions(gc_content, cpg_ratio), rng)
+    presence = rng.random((n_sequences, len(motifs))) < presence_rate
+    sites = plant(codes, presence, motifs, ids, rng)
+    labels = pd.DataFrame(presence.astype(np.uint8), columns=[m.jaspar_id for m in motifs])
+    labels.insert(0, "id", ids)
+    task = {"type": "multilabel", "classes": [m.jaspar_id for m in motifs],
+            "class_names": {m.jaspar_id: m.name for m in motifs}}
+    return SimulatedData(ids, codes, labels, sites, task)
+
+
+def simulate_grammar(n_sequences: int, length: int, required: list[str], distractors: list[str],
+                     distractor_rate: float, positive_fraction: float, label_noise: float, gc_content: float,
+                     cpg_ratio: float, seed: int, id_prefix: str = "seq") -> SimulatedData:
+    """A binary task: ``positive`` when every motif in ``required`` is present (motif A AND motif B ...).
+
+    Negatives are split evenly between sequences carrying only a strict subset of the required motifs (hard
+    negatives: each required motif alone) and sequences carrying none. Distractor motifs are planted independently
+    of the label with probability ``distractor_rate``; ``label_noise`` flips that fraction of labels at random.
+    """
+    if not required:
+        raise SeqtuneError("motif_grammar needs at least one motif in 'required'")
+    overlap = set(required) & set(distractors)
+    if overlap:
+        raise SeqtuneError(f"motif(s) {sorted(overlap)} are both required and distractors; list each in one place")
+    rng = np.random.default_rng(seed)
+    motifs = load_motifs(list(required) + list(distractors))
+    n_required = len(required)
+    ids = [f"{id_prefix}{index:07d}" for index in range(n_sequences)]
+    codes = sample_background(n_sequences, length, markov_transitions(gc_content, cpg_ratio), rng)
+
+    positive = rng.random(n_sequences) < positive_fraction
+    presence = np.zeros((n_sequences, len(motifs)), dtype=bool)
+    presence[positive, :n_required] = True
+    # Negative kinds: 0 = none of the required motifs; k = only required motif k (a hard negative).
+    negatives = np.flatnonzero(~positive)
+    kinds = rng.integers(0, n_required + 1 if n_required > 1 else 1, size=negatives.size)
+    for k in range(1, n_required + 1):
+        presence[negatives[kinds == k], k - 1] = True
+    presence[:, n_required:] = rng.random((n_sequences, len(distractors))) < distractor_rate
+    sites = plant(codes, presence, motifs, ids, rng)
+
+    truth = positive.copy()
+    flipped = rng.random(n_sequences) < label_noise
+    observed = truth ^ flipped
+    labels = pd.DataFrame({
+        "id": ids,
+        "label": np.where(observed, "positive", "negative"),
+        "true_label": np.where(truth, "positive", "negative"),
+    })
+    task = {"type": "binary", "classes": ["negative", "positive"],
+            "rule": {"all_of": list(required)}, "distractors": list(distractors),
+            "label_noise": label_noise, "n_flipped": int(flipped.sum())}
+    return SimulatedData(ids, codes, labels, sites, task)

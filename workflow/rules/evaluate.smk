@@ -1,0 +1,55 @@
+rule evaluate:
+    input:
+        codes=f"{R}/data/{TARGET}/codes.npy",
+        manifest=f"{R}/split/{TARGET}/manifest.tsv",
+        weights=f"{run_dir('finetune')}/model.safetensors",
+    output:
+        predictions=f"{run_dir('evaluate')}/predictions.tsv",
+        metrics=f"{run_dir('evaluate')}/metrics.json",
+    log:
+        "logs/evaluate/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+    wildcard_constraints:
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    params:
+        run=get_run_identity,
+        rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
+    shell:
+        "seqtune evaluate --codes {input.codes:q} --manifest {input.manifest:q} --weights {input.weights:q}"
+        " --predictions {output.predictions:q} --metrics {output.metrics:q} --run {params.run:q}"
+        " {params.rc_average} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+
+
+rule baseline:
+    input:
+        codes=f"{R}/data/{TARGET}/codes.npy",
+        manifest=f"{R}/split/{TARGET}/manifest.tsv",
+    output:
+        predictions=f"{run_dir('evaluate')}/predictions.tsv",
+        metrics=f"{run_dir('evaluate')}/metrics.json",
+    log:
+        "logs/baseline/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+    wildcard_constraints:
+        pretrained="none",
+        strategy="kmer_logreg|onehot_logreg",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        run=get_run_identity,
+        k=config["baselines"]["kmer_k"],
+        seed=lambda wildcards: derive_seed(config["seed"], "run", wildcards.seed),
+    shell:
+        "seqtune baseline --codes {input.codes:q} --manifest {input.manifest:q}"
+        " --predictions {output.predictions:q} --metrics {output.metrics:q} --kind {wildcards.strategy:q}"
+        " --k {params.k} --train-size {wildcards.train_size} --seed {params.seed} --run {params.run:q}"
+        " 2> {log:q}"

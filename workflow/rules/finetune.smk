@@ -1,0 +1,29 @@
+rule finetune:
+    input:
+        codes=f"{R}/data/{TARGET}/codes.npy",
+        manifest=f"{R}/split/{TARGET}/manifest.tsv",
+        pretrained=get_pretrained_weights,
+    output:
+        weights=f"{run_dir('finetune')}/model.safetensors",
+        sidecar=f"{run_dir('finetune')}/model.json",
+        history=f"{run_dir('finetune')}/history.tsv",
+        train_ids=f"{run_dir('finetune')}/train_ids.tsv",
+    log:
+        "logs/finetune/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+    benchmark:
+        "benchmarks/finetune/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
+    wildcard_constraints:
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    params:
+        args=get_finetune_args,
+    shell:
+        "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
+        " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
+        " {params.args:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

@@ -1,0 +1,30 @@
+rule pretrain:
+    input:
+        codes=get_pretrain_codes,
+        manifest=get_pretrain_manifest,
+    output:
+        weights=f"{R}/pretrain/{{pretrained}}/model.safetensors",
+        sidecar=f"{R}/pretrain/{{pretrained}}/model.json",
+        history=f"{R}/pretrain/{{pretrained}}/history.tsv",
+    log:
+        "logs/pretrain/{pretrained}.log",
+    benchmark:
+        "benchmarks/pretrain/{pretrained}.tsv"
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=0,
+    params:
+        model=json.dumps(config["model"], sort_keys=True),
+        training=json.dumps(config["pretrain"].get("training", {}), sort_keys=True),
+        seed=lambda wildcards: derive_seed(
+            config["seed"], "pretrain", wildcards.pretrained
+        ),
+    shell:
+        "seqtune pretrain --codes {input.codes:q} --manifest {input.manifest:q}"
+        " --weights {output.weights:q} --history {output.history:q}"
+        " --model {params.model:q} --training {params.training:q} --seed {params.seed}"
+        " --threads {threads} --gpus {resources.gpu} 2> {log:q}"

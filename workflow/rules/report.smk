@@ -1,0 +1,78 @@
+rule aggregate:
+    input:
+        get_run_metrics(),
+    output:
+        metrics_tsv=report(
+            f"{R}/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Metrics",
+        ),
+        metrics_json=f"{R}/metrics.json",
+        gain_tsv=report(
+            f"{R}/transfer_gain.tsv",
+            caption="../report/transfer_gain.rst",
+            category="Metrics",
+        ),
+    log:
+        "logs/aggregate/aggregate.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        metric=config["evaluation"]["metric"],
+    shell:
+        "seqtune aggregate {input:q} --metrics-tsv {output.metrics_tsv:q}"
+        " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
+        " 2> {log:q}"
+
+
+rule report:
+    input:
+        metrics_tsv=f"{R}/metrics.tsv",
+        metrics_json=f"{R}/metrics.json",
+        gain_tsv=f"{R}/transfer_gain.tsv",
+        split_summary=f"{R}/split/{TARGET}/summary.json",
+        config=f"{R}/config.yaml",
+    output:
+        html=report(
+            f"{R}/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+        figure=report(
+            f"{R}/learning_curve.svg",
+            caption="../report/learning_curve.rst",
+            category="Learning curves",
+        ),
+    log:
+        "logs/report/report.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
+        " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
+        " --html {output.html:q} --figure {output.figure:q} 2> {log:q}"
+
+
+rule config_snapshot:
+    output:
+        f"{R}/config.yaml",
+    log:
+        "logs/config_snapshot/config_snapshot.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        text=yaml.safe_dump(config, sort_keys=False),
+    shell:
+        "printf '%s' {params.text:q} > {output:q} 2> {log:q}"

@@ -1,0 +1,16 @@
+rule simulate:
+    output:
+        dataset_files("{dataset}"),
+    log:
+        "logs/simulate/{dataset}.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        out_dir=lambda wildcards: f"{R}/data/{wildcards.dataset}",
+        args=get_simulate_args,
+    shell:
+        "seqtune simulate --out-dir {params.out_dir:q} {params.args:q} 2> {log:q}"
