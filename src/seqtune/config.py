@@ -11,6 +11,29 @@ from .errors import SeqtuneError
 DEEP_STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
 
 
+def schema_problems(config: dict, schema_path: str) -> list[str]:
+    """Every violation of the JSON schema, one short line each: the key's dotted path, what is wrong, and the fix."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        key = ".".join(map(str, error.absolute_path)) or "(top level)"
+        message = error.message
+        if error.validator == "additionalProperties":
+            known = sorted(error.schema.get("properties", {}))
+            message += f"; check the spelling. Known keys here: {', '.join(known)}" if known else ""
+        elif error.validator == "enum":
+            message = f"{error.instance!r} is not allowed; choose one of {', '.join(map(str, error.validator_value))}"
+        elif error.validator == "type":
+            message = f"{error.instance!r} should be of type {error.validator_value}"
+        problems.append(f"{key}: {message}")
+    return problems
+
+
 def expected_train_count(dataset: dict, split: dict) -> int | None:
     """The approximate size of the training split of a simulated data set (None when it comes from files)."""
     if dataset.get("source") != "simulate":

@@ -36,14 +36,27 @@ def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
     """First-order Markov transitions (4, 4) with the given GC content and CpG observed/expected ratio.
 
     Vertebrate genomes have GC around 0.41 and CpG depleted to about a quarter of its expectation; ``cpg_ratio`` = 1
-    gives an independent (order 0) background.
+    gives an independent (order 0) background. Depleting C -> G lowers the GC content, so the per-base GC
+    probability is solved (by bisection) for the chain's stationary GC content to equal ``gc_content``.
     """
     if not 0 < gc_content < 1:
         raise SeqtuneError(f"gc_content must lie strictly between 0 and 1, got {gc_content}")
-    base = np.array([(1 - gc_content) / 2, gc_content / 2, gc_content / 2, (1 - gc_content) / 2])
-    transitions = np.tile(base, (4, 1))
-    transitions[1, 2] *= cpg_ratio  # C -> G
-    return transitions / transitions.sum(axis=1, keepdims=True)
+
+    def chain(gc: float) -> np.ndarray:
+        base = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
+        transitions = np.tile(base, (4, 1))
+        transitions[1, 2] *= cpg_ratio  # C -> G
+        return transitions / transitions.sum(axis=1, keepdims=True)
+
+    def stationary_gc(gc: float) -> float:
+        stationary = np.linalg.matrix_power(chain(gc), 256)[0]
+        return float(stationary[1] + stationary[2])
+
+    low, high = 1e-6, 1 - 1e-6
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if stationary_gc(middle) < gc_content else (low, middle)
+    return chain((low + high) / 2)
 
 
 def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,11 +4,15 @@ import yaml
 
 from snakemake.utils import validate
 
-from seqtune.config import check_config
+from seqtune.config import check_config, schema_problems
 from seqtune.errors import SeqtuneError
 from seqtune.seeds import derive_seed
 
-# 1. Validate the config: the schema first (typos, types, ranges; it fills in defaults), then cross-key checks.
+# 1. Validate the config: the schema first (typos, types, ranges), reported one short line per problem, then
+#    Snakemake's validate() to fill in the schema's defaults, then checks across keys.
+_problems = schema_problems(config, workflow.source_path("../schemas/config.schema.yaml"))
+if _problems:
+    raise WorkflowError("config error:\n  " + "\n  ".join(_problems))
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)

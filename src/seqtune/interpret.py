@@ -1,0 +1,484 @@
+"""Interpretation: which bases drive a prediction, do they fall on the planted motifs, and what did the filters learn.
+
+* ``ism`` (in-silico saturation mutagenesis) and ``gradient_x_input`` give attributions (N, 4, L) for a target class;
+* ``position_scores`` reduces them to one importance per position (N, L);
+* ``motif_recovery`` scores those positions against the planted sites of simulated data (AUROC, precision at k);
+* ``filter_motif_similarity`` matches first-layer convolution filters to JASPAR matrices;
+* ``plot_attributions`` draws attribution tracks with the planted sites marked;
+* ``interpret`` is the pipeline step that runs all of it for one model and writes a TSV, a JSON summary and a PNG.
+
+What is attributed (both methods alike): the target class's logit, by default centred over the classes
+(``z_t - mean_k z_k``). A softmax model is trained only on differences between its logits, so the part of ``z_t``
+that all classes share is arbitrary (a randomly initialised head puts some there); the centred logit removes it and,
+for two classes, is half the log-odds ``log p_t / (1 - p_t)``. Multi-label (sigmoid) models have independent logits,
+which are used as they are (``center_logits=False``). Logits rather than log-probabilities, because the
+log-probability saturates for confident predictions, hiding the effect of a mutation in a sequence that stays
+confidently positive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .errors import SeqtuneError
+from .motifs import Motif
+from .sequence import ALPHABET, N_CODE, one_hot
+
+log = logging.getLogger("seqtune")
+
+POSITION_SCORES = ("max_abs", "reference", "abs_reference")
+METHODS = ("ism", "gradient_x_input")
+BASE_COLOURS = ("#109648", "#255C99", "#F7B32B", "#D62839")  # A, C, G, T as in sequence logos
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+def _device_of(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _check_codes(codes) -> np.ndarray:
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes: expected a (N, L) array of uint8 codes, got shape {codes.shape}")
+    if codes.size and (codes.min() < 0 or codes.max() > N_CODE):
+        raise ValueError(f"codes: values must lie in 0-{N_CODE} (ACGT, N), found {codes.min()}-{codes.max()}")
+    return codes.astype(np.uint8, copy=False)
+
+
+def _check_target(target_class, n: int, n_outputs: int) -> np.ndarray:
+    """The target class of each sequence, (N,) int64, from an int or an array of N ints."""
+    target = np.broadcast_to(np.asarray(target_class, dtype=np.int64), (n,)).copy()
+    if target.size and (target.min() < 0 or target.max() >= n_outputs):
+        raise ValueError(f"target_class: must lie in 0-{n_outputs - 1} for a model with {n_outputs} outputs, "
+                         f"got {target.min()}-{target.max()}")
+    return target
+
+
+def _target_score(logits: torch.Tensor, target: torch.Tensor, center_logits: bool) -> torch.Tensor:
+    """(M, K) logits and (M,) target indices -> (M,) scores: the target logit, centred over classes if asked."""
+    if center_logits and logits.shape[1] > 1:
+        logits = logits - logits.mean(dim=1, keepdim=True)
+    return logits.gather(1, target[:, None])[:, 0]
+
+
+class _EvalMode:
+    """Put a model in eval mode for a block and restore its previous mode afterwards."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.modes = [module.training for module in self.model.modules()]
+        self.model.eval()
+        return self.model
+
+    def __exit__(self, *exc):
+        for module, mode in zip(self.model.modules(), self.modes):
+            module.training = mode
+        return False
+
+
+def _n_outputs(model: nn.Module, length: int, device: torch.device) -> int:
+    with torch.no_grad():
+        return int(model(torch.zeros(1, 4, length, device=device)).shape[1])
+
+
+# ------------------------------------------------------------------------------------------------------ attribution
+def ism(model: nn.Module, codes: np.ndarray, target_class, batch_size: int = 2048, center_logits: bool = True,
+        center: bool = False) -> np.ndarray:
+    """In-silico saturation mutagenesis: the effect of every single-base substitution on the target score.
+
+    All mutants of a chunk of sequences are built at once as one uint8 code tensor (index arithmetic, no per-mutant
+    Python) and run through the model in batches of ``batch_size``, in eval mode, on the model's device.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Takes one-hot input (B, 4, L) and returns logits (B, K).
+    codes : np.ndarray
+        uint8 codes (N, L), 0-3 = ACGT, 4 = N.
+    target_class : int or np.ndarray
+        Class (output index) to attribute, one for all sequences or one per sequence (N,).
+    batch_size : int
+        Mutants per forward pass.
+    center_logits : bool
+        Score the logit minus the mean logit over classes (see the module docstring); ``False`` for multi-label
+        models.
+    center : bool
+        Subtract, at every position, the mean over the four bases (the usual "mean-centred ISM"): the reference entry
+        then says how much better the reference base is than an average base, and the four entries sum to zero.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, 4, L): ``score(mutant with base b at position i) - score(reference)``; the reference base's entry
+        is exactly 0 (before centring). At an N position all four bases are substitutions of the all-zero column.
+    """
+    codes = _check_codes(codes)
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be positive, got {batch_size}")
+    n, length = codes.shape
+    device = _device_of(model)
+    result = np.zeros((n, 4, length), dtype=np.float32)
+    if n == 0:
+        return result
+    with _EvalMode(model), torch.no_grad():
+        target = _check_target(target_class, n, _n_outputs(model, length, device))
+        bases = np.arange(4, dtype=np.uint8)
+        # Sequences per chunk: keep the chunk's mutant codes (3L copies of L bytes each) near 32 MB.
+        per_chunk = max(1, (32 << 20) // (4 * length * length))
+        for first in range(0, n, per_chunk):
+            chunk = codes[first:first + per_chunk]
+            # Every (sequence, position, base) whose base differs from the reference is one mutant.
+            is_mutant = chunk[:, None, :] != bases[None, :, None]  # (c, 4, L)
+            sequence, base, position = np.nonzero(is_mutant)
+            mutants = chunk[sequence].copy()
+            mutants[np.arange(sequence.size), position] = base
+            chunk_target = torch.from_numpy(target[first:first + per_chunk]).to(device)
+            reference = _batched_scores(model, torch.from_numpy(np.ascontiguousarray(chunk)).to(device),
+                                        chunk_target, batch_size, center_logits)
+            mutant_target = chunk_target[torch.from_numpy(sequence).to(device)]
+            scores = _batched_scores(model, torch.from_numpy(mutants).to(device), mutant_target, batch_size,
+                                     center_logits)
+            delta = (scores - reference[torch.from_numpy(sequence).to(device)]).cpu().numpy()
+            result[first + sequence, base, position] = delta
+    if center:
+        result -= result.mean(axis=1, keepdims=True)
+    return result
+
+
+def _batched_scores(model: nn.Module, codes: torch.Tensor, target: torch.Tensor, batch_size: int,
+                    center_logits: bool) -> torch.Tensor:
+    out = [_target_score(model(one_hot(codes[start:start + batch_size])).float(), target[start:start + batch_size],
+                         center_logits) for start in range(0, codes.shape[0], batch_size)]
+    return torch.cat(out)
+
+
+def gradient_x_input(model: nn.Module, codes: np.ndarray, target_class, batch_size: int = 256,
+                     center_logits: bool = True, correct_gradients: bool = False) -> np.ndarray:
+    """Gradient of the target score with respect to the one-hot input, times the input.
+
+    Parameters
+    ----------
+    model, codes, target_class, center_logits
+        As in :func:`ism`.
+    batch_size : int
+        Sequences per forward and backward pass.
+    correct_gradients : bool
+        Subtract the mean gradient over the four bases at each position before multiplying by the input (the
+        correction of Majdandzic et al. 2023: the gradient component orthogonal to the one-hot simplex is noise the
+        model never sees in training).
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, 4, L): the gradient at the reference base in that base's row, zeros elsewhere (and all zeros at N
+        positions).
+    """
+    codes = _check_codes(codes)
+    n, length = codes.shape
+    device = _device_of(model)
+    result = np.zeros((n, 4, length), dtype=np.float32)
+    if n == 0:
+        return result
+    with _EvalMode(model):
+        target = torch.from_numpy(_check_target(target_class, n, _n_outputs(model, length, device))).to(device)
+        tensor = torch.from_numpy(np.ascontiguousarray(codes)).to(device)
+        for start in range(0, n, batch_size):
+            x = one_hot(tensor[start:start + batch_size]).requires_grad_(True)
+            score = _target_score(model(x).float(), target[start:start + batch_size], center_logits)
+            (gradient,) = torch.autograd.grad(score.sum(), x)
+            if correct_gradients:
+                gradient = gradient - gradient.mean(dim=1, keepdim=True)
+            result[start:start + x.shape[0]] = (gradient * x).detach().cpu().numpy()
+    return result
+
+
+def position_scores(attributions: np.ndarray, codes: np.ndarray, method: str = "reference",
+                    window: int = 1) -> np.ndarray:
+    """One importance per position from attributions (N, 4, L).
+
+    Parameters
+    ----------
+    attributions : np.ndarray
+        (N, 4, L) from :func:`ism` or :func:`gradient_x_input`.
+    codes : np.ndarray
+        uint8 codes (N, L) of the attributed sequences.
+    method : {"reference", "abs_reference", "max_abs"}
+        ``reference``: the reference base's attribution minus the mean over the four bases at that position, signed
+        (positive: the base supports the target class). For uncentred ISM this is minus the mean effect of the three
+        substitutions, times 3/4; for gradient x input it is 3/4 of the reference base's attribution; for centred ISM
+        it is the reference entry itself. ``abs_reference``: its absolute value. ``max_abs``: the largest absolute
+        attribution over the four bases (for ISM: the strongest substitution effect, either sign).
+        N positions score 0 under ``reference`` and ``abs_reference``.
+    window : int
+        Average the scores over a centred window of this many positions (1: none). A window about the width of a
+        motif turns base-level scores into site-level scores: a degenerate position inside a binding site then
+        scores like its site.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (N, L).
+    """
+    attributions = np.asarray(attributions, dtype=np.float32)
+    codes = _check_codes(codes)
+    if attributions.ndim != 3 or attributions.shape[1] != 4 or attributions.shape[::2] != codes.shape:
+        raise ValueError(f"attributions: expected shape (N, 4, L) = ({codes.shape[0]}, 4, {codes.shape[1]}), "
+                         f"got {attributions.shape}")
+    if method not in POSITION_SCORES:
+        raise ValueError(f"method: '{method}' is not one of {POSITION_SCORES}")
+    if window < 1:
+        raise ValueError(f"window: must be at least 1, got {window}")
+    if method == "max_abs":
+        scores = np.abs(attributions).max(axis=1)
+    else:
+        centred = attributions - attributions.mean(axis=1, keepdims=True)
+        reference = np.minimum(codes, 3).astype(np.int64)[:, None, :]
+        scores = np.take_along_axis(centred, reference, axis=1)[:, 0, :]
+        scores[codes == N_CODE] = 0.0
+        if method == "abs_reference":
+            scores = np.abs(scores)
+    if window > 1:
+        scores = _moving_average(scores, window)
+    return scores.astype(np.float32)
+
+
+def _moving_average(scores: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average along the last axis; near the ends, the mean over the part of the window inside."""
+    padded = np.pad(scores, ((0, 0), (window // 2, (window - 1) // 2)))
+    cumulative = np.concatenate([np.zeros((scores.shape[0], 1)), np.cumsum(padded, axis=1)], axis=1)
+    sums = cumulative[:, window:] - cumulative[:, :-window]
+    inside = np.convolve(np.ones(scores.shape[1]), np.ones(window), mode="full")[(window - 1) // 2:][:scores.shape[1]]
+    return sums / inside
+
+
+# --------------------------------------------------------------------------------------------------- motif recovery
+def site_mask(sites: Sequence[Sequence[tuple]], length: int) -> np.ndarray:
+    """Boolean (N, L) mask of the positions inside any site; ``sites[i]`` lists (start, end, ...) tuples, 0-based
+    half-open."""
+    mask = np.zeros((len(sites), length), dtype=bool)
+    for row, spans in enumerate(sites):
+        for span in spans:
+            start, end = int(span[0]), int(span[1])
+            if not 0 <= start < end <= length:
+                raise ValueError(f"sites: span ({start}, {end}) of sequence {row} lies outside 0-{length}")
+            mask[row, start:end] = True
+    return mask
+
+
+def sites_by_sequence(sites: pd.DataFrame, ids: Sequence[str], motif_ids: Sequence[str] | None = None) -> list:
+    """The planted sites of each of ``ids`` as lists of (start, end, motif_name), from a sites.tsv table.
+
+    ``motif_ids``: keep only sites of these motifs (all when None).
+    """
+    if motif_ids is not None:
+        sites = sites[sites["motif_id"].isin(list(motif_ids))]
+    grouped = {key: list(zip(group["start"].astype(int), group["end"].astype(int), group["motif_name"].astype(str)))
+               for key, group in sites.groupby("sequence_id", sort=False)}
+    return [grouped.get(record_id, []) for record_id in ids]
+
+
+def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequence[Sequence[tuple]],
+                   k: int | None = None) -> dict:
+    """How well per-position scores single out the planted motif positions, sequence by sequence.
+
+    Parameters
+    ----------
+    position_scores : np.ndarray
+        (N, L), higher = more important.
+    sites_for_each_sequence : list of lists of (start, end, ...) tuples
+        Planted sites per sequence, 0-based half-open; a position inside any site is a positive.
+    k : int, optional
+        Precision at k: the fraction of the k top-scoring positions that lie in a site. By default k is the number of
+        site positions of the sequence (so precision at k is also recall at k, "R-precision").
+
+    Returns
+    -------
+    dict
+        ``auroc`` and ``precision_at_k``: means over the sequences with at least one site (NaN if there are none);
+        ``n_sequences``: how many that is; ``per_sequence``: a dict of (N,) arrays ``auroc``, ``precision_at_k``
+        (NaN for sequences without sites) and ``n_site_positions``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores = np.asarray(position_scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError(f"position_scores: expected shape (N, L), got {scores.shape}")
+    if len(sites_for_each_sequence) != scores.shape[0]:
+        raise ValueError(f"sites_for_each_sequence: {len(sites_for_each_sequence)} entries for "
+                         f"{scores.shape[0]} sequences")
+    if k is not None and not 1 <= k <= scores.shape[1]:
+        raise ValueError(f"k: must lie in 1-{scores.shape[1]}, got {k}")
+    mask = site_mask(sites_for_each_sequence, scores.shape[1])
+    n_positive = mask.sum(axis=1)
+    auroc = np.full(scores.shape[0], np.nan)
+    precision = np.full(scores.shape[0], np.nan)
+    for row in np.flatnonzero((n_positive > 0) & (n_positive < scores.shape[1])):
+        auroc[row] = roc_auc_score(mask[row], scores[row])
+        top = k or int(n_positive[row])
+        # Stable descending order: ties keep position order, so constant scores are not credited with the sites.
+        order = np.argsort(-scores[row], kind="stable")[:top]
+        precision[row] = mask[row, order].mean()
+    valid = ~np.isnan(auroc)
+    return {
+        "auroc": float(auroc[valid].mean()) if valid.any() else float("nan"),
+        "precision_at_k": float(precision[valid].mean()) if valid.any() else float("nan"),
+        "n_sequences": int(valid.sum()),
+        "per_sequence": {"auroc": auroc, "precision_at_k": precision, "n_site_positions": n_positive},
+    }
+
+
+# ------------------------------------------------------------------------------------------- filters against motifs
+def _centred_log_odds(probabilities: np.ndarray, background: float = 0.25) -> np.ndarray:
+    """(W, 4) probabilities -> (W, 4) log-odds with each position's mean removed."""
+    log_odds = np.log2(probabilities / background)
+    return log_odds - log_odds.mean(axis=1, keepdims=True)
+
+
+def _best_alignment(filter_matrix: np.ndarray, motif_matrix: np.ndarray, min_overlap: int) -> tuple[float, int]:
+    """Max Pearson correlation between two (W, 4) position-centred matrices over offsets with at least
+    ``min_overlap`` aligned positions; offset = motif start relative to the filter start."""
+    k, w = filter_matrix.shape[0], motif_matrix.shape[0]
+    best, best_offset = -np.inf, 0
+    for offset in range(-(w - min_overlap), k - min_overlap + 1):
+        first, last = max(0, offset), min(k, offset + w)
+        a = filter_matrix[first:last].ravel()
+        b = motif_matrix[first - offset:last - offset].ravel()
+        a, b = a - a.mean(), b - b.mean()
+        denominator = np.sqrt((a * a).sum() * (b * b).sum())
+        r = float((a * b).sum() / denominator) if denominator > 0 else 0.0
+        if r > best:
+            best, best_offset = r, offset
+    return best, best_offset
+
+
+def filter_motif_similarity(first_conv_weight, motifs: list[Motif], min_overlap: int | None = None) -> pd.DataFrame:
+    """Match each first-layer convolution filter to its most similar JASPAR motif (a simple TOMTOM).
+
+    A filter's weights on one-hot input act as a position weight matrix: its response is the sum of the weights of
+    the bases present. Adding a constant to the four weights of one position shifts every response equally (the bias
+    or batch norm absorbs it), and scaling all weights rescales every response, so a filter is compared only up to
+    those changes: each position is centred over the four bases, and similarity is the Pearson correlation (which
+    ignores overall scale) between the centred filter and the motif's position-centred log-odds
+    ``log2(p / 0.25)``, flattened over the aligned positions. The best over all offsets (both matrices overlapping by
+    at least ``min_overlap`` positions) and both strands of the motif is reported. A filter set to a motif's log-odds
+    matrix scores 1 against it.
+
+    Parameters
+    ----------
+    first_conv_weight : array or tensor
+        (C, 4, K) weights of the first Conv1d (``model.backbone.blocks[0][0].weight``).
+    motifs : list of Motif
+        Candidates (``seqtune.motifs.load_motifs``).
+    min_overlap : int, optional
+        Fewest aligned positions; defaults to the narrower of filter and motif, so the narrower lies wholly inside the
+        wider (short overlaps correlate highly by chance).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per filter: ``filter``, ``motif_id``, ``motif_name``, ``similarity`` (Pearson r in [-1, 1]),
+        ``strand`` (+ or -, of the motif), ``offset`` (motif start relative to the filter's first position), and
+        ``weight_norm`` (the filter's L2 norm after centring; near-zero filters are dead).
+    """
+    weight = first_conv_weight.detach().cpu().numpy() if isinstance(first_conv_weight, torch.Tensor) \
+        else np.asarray(first_conv_weight)
+    if weight.ndim != 3 or weight.shape[1] != 4:
+        raise ValueError(f"first_conv_weight: expected shape (C, 4, K), got {weight.shape}")
+    if not motifs:
+        raise ValueError("motifs: give at least one motif to compare the filters with")
+    candidates = []
+    for motif in motifs:
+        log_odds = _centred_log_odds(motif.probabilities)
+        # Reverse complement in ACGT order: reverse the positions and the base columns.
+        candidates += [(motif, "+", log_odds), (motif, "-", log_odds[::-1, ::-1])]
+    rows = []
+    for index, filter_weights in enumerate(weight.astype(np.float64)):
+        matrix = filter_weights.T - filter_weights.T.mean(axis=1, keepdims=True)  # (K, 4), positions centred
+        best = (-np.inf, None, "+", 0)
+        for motif, strand, log_odds in candidates:
+            overlap = min_overlap or min(matrix.shape[0], log_odds.shape[0])
+            r, offset = _best_alignment(matrix, log_odds, min(overlap, matrix.shape[0], log_odds.shape[0]))
+            if r > best[0]:
+                best = (r, motif, strand, offset)
+        r, motif, strand, offset = best
+        rows.append({"filter": index, "motif_id": motif.jaspar_id, "motif_name": motif.name, "similarity": r,
+                     "strand": strand, "offset": offset, "weight_norm": float(np.sqrt((matrix ** 2).sum()))})
+    return pd.DataFrame(rows)
+
+
+# -------------------------------------------------------------------------------------------------------- plotting
+def plot_attributions(codes: np.ndarray, scores: np.ndarray, sites: Sequence[Sequence[tuple]],
+                      path: str | os.PathLike, ids: Sequence[str], titles: Sequence[str] | None = None,
+                      max_sequences: int = 6, width: float = 12.0, row_height: float = 1.8) -> None:
+    """Attribution tracks of a few sequences, with the planted sites as shaded, labelled spans; a PNG, atomically.
+
+    Parameters
+    ----------
+    codes : np.ndarray
+        uint8 (N, L).
+    scores : np.ndarray
+        Per-position scores (N, L), or attributions (N, 4, L), drawn as the reference base's centred attribution
+        (``position_scores(..., method="reference")``). Bars are coloured by the reference base.
+    sites : list of lists of (start, end, name) tuples
+        Planted sites per sequence (``sites_by_sequence``).
+    path : path
+        The PNG to write.
+    ids : list of str
+        Sequence ids, used as panel titles (with ``titles[i]`` appended when given).
+    max_sequences : int
+        Draw at most this many (the first ones).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from .io import atomic_path
+
+    codes = _check_codes(codes)
+    scores = np.asarray(scores)
+    if scores.ndim == 3:
+        scores = position_scores(scores, codes, method="reference")
+    if scores.shape != codes.shape:
+        raise ValueError(f"scores: expected shape {codes.shape} (or (N, 4, L)), got {scores.shape}")
+    if not len(ids) == len(sites) == codes.shape[0]:
+        raise ValueError(f"ids ({len(ids)}) and sites ({len(sites)}) must have one entry per sequence "
+                         f"({codes.shape[0]})")
+    n = min(max_sequences, codes.shape[0])
+    if n == 0:
+        raise ValueError("codes: no sequences to plot")
+    figure = Figure(figsize=(width, row_height * n + 0.6), layout="constrained")
+    axes = figure.subplots(n, 1, squeeze=False)[:, 0]
+    positions = np.arange(codes.shape[1])
+    colours = np.array([*BASE_COLOURS, "#999999"])
+    for row, ax in enumerate(axes):
+        ax.bar(positions, scores[row], width=1.0, color=colours[codes[row]], linewidth=0)
+        ax.axhline(0, color="black", linewidth=0.5)
+        top = np.abs(scores[row]).max() or 1.0
+        ax.set_ylim(-1.15 * top, 1.35 * top)
+        for span in sites[row]:
+            start, end = int(span[0]), int(span[1])
+            ax.axvspan(start - 0.5, end - 0.5, color="#888888", alpha=0.2, linewidth=0)
+            if len(span) > 2:
+                ax.text((start + end - 1) / 2, 1.3 * top, str(span[2]), ha="center", va="top", fontsize=8)
+        title = str(ids[row]) + (f"  {titles[row]}" if titles is not None else "")
+        ax.set_title(title, loc="left", fontsize=9)
+        ax.set_xlim(-0.5, codes.shape[1] - 0.5)
+        ax.set_ylabel("attribution", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("position (0-based)", fontsize=8)
+    handles = [Patch(color=colour, label=base) for colour, base in zip(BASE_COLOURS, ALPHABET)]
+    handles.append(Patch(color="#888888", alpha=0.3, label="planted site"))
+    axes[0].legend(handles=handles, ncol=5, fontsize=7, loc="upper right", frameon=False)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)

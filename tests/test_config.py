@@ -1,0 +1,51 @@
+"""Config validation happens before any job runs, and each error names the key and the fix."""
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+
+
+def _dry_run(tmp_path, edit):
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    edit(config)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    return snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", check=False)
+
+
+def _set(path, value):
+    def edit(config):
+        node = config
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+CASES = [
+    ("typo in a key", lambda c: c["finetune"].__setitem__("train_size", [10]), "train_size"),
+    ("no seeds", _set(["finetune", "seeds"], []), "seeds"),
+    ("negative length", _set(["sequence_length"], -5), "sequence_length"),
+    ("wrong type", _set(["finetune", "train_sizes"], "100"), "train_sizes"),
+    ("train size of 0", _set(["finetune", "train_sizes"], [0]), "train_sizes"),
+    ("train size larger than the data", _set(["finetune", "train_sizes"], [5000]), "finetune.train_sizes"),
+    ("unknown strategy", _set(["finetune", "strategies"], ["scratch", "fulll"]), "fulll"),
+    ("unknown JASPAR ID", _set(["datasets", "target", "required"], ["MA0139.2", "MA9999.1"]),
+     "datasets.target.required: unknown JASPAR matrix ID 'MA9999.1'"),
+    ("unknown target data set", _set(["finetune", "dataset"], "nope"), "finetune.dataset: 'nope'"),
+    ("results outside the folder", _set(["results"], "../elsewhere"), "results"),
+]
+
+
+@pytest.mark.parametrize("name, edit, expected", CASES, ids=[case[0] for case in CASES])
+def test_bad_config_is_rejected_before_any_job(tmp_path, name, edit, expected):
+    process = _dry_run(tmp_path, edit)
+    assert process.returncode != 0, name
+    output = process.stdout + process.stderr
+    assert expected in output, output[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_default_config_is_valid(tmp_path):
+    process = snakemake(tmp_path, "--configfile", str(REPO / "config" / "config.yaml"), "-n")
+    assert "simulate" in process.stdout

@@ -1,0 +1,105 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from seqtune.models import ModelSpec, SequenceModel, replace_head
+from seqtune.train import Dataset, TrainSettings, apply_strategy, fit
+
+SPEC = ModelSpec(length=60, channels=8, n_blocks=3, pool_size=2)
+
+
+def toy_data(n=120, length=60, seed=0):
+    """Label 1 when the sequence carries GGGGGG: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
+    labels = rng.integers(0, 2, size=n)
+    for i in np.flatnonzero(labels):
+        start = rng.integers(0, length - 6)
+        codes[i, start:start + 6] = 2
+    return codes, labels
+
+
+def datasets(n=120):
+    codes, labels = toy_data(n)
+    device = torch.device("cpu")
+    cut = int(n * 0.7)
+    return (Dataset.from_numpy(codes[:cut], labels[:cut], False, device),
+            Dataset.from_numpy(codes[cut:], labels[cut:], False, device))
+
+
+def trainable(model):
+    return {name for name, p in model.named_parameters() if p.requires_grad}
+
+
+def test_replace_head_keeps_backbone_and_makes_a_new_head():
+    torch.manual_seed(0)
+    pretrained = SequenceModel(SPEC, 8)
+    model = copy.deepcopy(pretrained)
+    change = replace_head(model, 2)
+    assert change == {"old_outputs": 8, "new_outputs": 2, "in_features": 8}
+    for (name, a), (_, b) in zip(pretrained.backbone.state_dict().items(), model.backbone.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert model.head.weight.shape == (2, 8)
+    assert torch.count_nonzero(model.head.weight) == 0
+    assert model(torch.zeros(3, 4, 60)).shape == (3, 2)
+
+
+@pytest.mark.parametrize("strategy, trainable_blocks", [
+    ("scratch", 3), ("full", 3), ("linear_probe", 0), ("partial", 1), ("discriminative_lr", 3)])
+def test_each_strategy_trains_exactly_the_blocks_it_claims(strategy, trainable_blocks):
+    model = SequenceModel(SPEC, 2)
+    groups = apply_strategy(model, strategy, TrainSettings(unfreeze_blocks=1))
+    expected = {f"head.{n}" for n, _ in model.head.named_parameters()}
+    for index in range(3 - trainable_blocks, 3):
+        expected |= {f"backbone.blocks.{index}.{n}" for n, _ in model.backbone.blocks[index].named_parameters()}
+    assert trainable(model) == expected
+    if strategy == "discriminative_lr":
+        rates = [group["lr"] for group in groups]
+        assert rates == pytest.approx([1e-3, 3e-4, 9e-5, 2.7e-5])
+
+
+def test_gradual_unfreeze_adds_one_block_every_few_epochs():
+    model = SequenceModel(SPEC, 2)
+    settings = TrainSettings(unfreeze_every=2)
+    counts = []
+    for epoch in range(8):
+        apply_strategy(model, "gradual_unfreeze", settings, epoch=epoch)
+        counts.append(sum(1 for b in model.backbone.blocks if all(p.requires_grad for p in b.parameters())))
+    assert counts == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_linear_probe_moves_only_the_head_and_keeps_batchnorm_statistics():
+    train, validation = datasets()
+    torch.manual_seed(0)
+    model = SequenceModel(SPEC, 2)
+    before = copy.deepcopy(model.backbone.state_dict())
+    history, _ = fit(model, train, validation, TrainSettings(max_epochs=3, patience=3), "linear_probe", seed=1)
+    for name, tensor in model.backbone.state_dict().items():
+        assert torch.equal(tensor, before[name]), f"{name} moved under linear_probe"
+    assert all(row["trainable_parameters"] == 8 * 2 + 2 for row in history)
+
+
+def test_fit_learns_restores_best_epoch_and_is_deterministic():
+    train, validation = datasets(300)
+    results = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = SequenceModel(ModelSpec(length=60, channels=16, n_blocks=2, pool_size=2), 2)
+        history, best = fit(model, train, validation, TrainSettings(max_epochs=6, patience=6, learning_rate=5e-3),
+                            "full", seed=3)
+        results.append((model.state_dict(), history, best))
+    (state_a, history_a, best_a), (state_b, history_b, best_b) = results
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    assert [r["val_loss"] for r in history_a] == [r["val_loss"] for r in history_b]
+    assert best_a["val_loss"] == min(r["val_loss"] for r in history_a)
+    assert best_a["val_auroc"] > 0.8
+
+
+def test_mlp_and_flatten_pooling_build_and_run():
+    for spec in (ModelSpec(architecture="mlp", length=60, hidden=16, n_blocks=2),
+                 ModelSpec(length=60, channels=8, n_blocks=2, final_pool="flatten"),
+                 ModelSpec(length=60, channels=8, n_blocks=2, final_pool="avg")):
+        model = SequenceModel(spec, 3)
+        assert model(torch.zeros(5, 4, 60)).shape == (5, 3)
