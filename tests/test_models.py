@@ -97,9 +97,36 @@ def test_fit_learns_restores_best_epoch_and_is_deterministic():
     assert best_a["val_auroc"] > 0.8
 
 
-def test_mlp_and_flatten_pooling_build_and_run():
+def test_every_architecture_and_pooling_builds_and_runs():
     for spec in (ModelSpec(architecture="mlp", length=60, hidden=16, n_blocks=2),
+                 ModelSpec(architecture="dilated_cnn", length=60, channels=8, n_blocks=3),
+                 ModelSpec(architecture="transformer", length=60, channels=8, n_blocks=3, heads=2),
+                 ModelSpec(architecture="transformer", length=60, channels=8, n_blocks=2, positions="learned"),
                  ModelSpec(length=60, channels=8, n_blocks=2, final_pool="flatten"),
                  ModelSpec(length=60, channels=8, n_blocks=2, final_pool="avg")):
         model = SequenceModel(spec, 3)
         assert model(torch.zeros(5, 4, 60)).shape == (5, 3)
+        assert len(model.backbone.blocks) == spec.n_blocks
+        masked = SequenceModel(spec, 4, head="masked")
+        assert masked(torch.zeros(2, 4, 60)).shape[:2] == (2, 4)
+
+
+def test_masked_nucleotide_pretraining_learns_beyond_base_frequencies():
+    """On sequences with planted motifs, masked bases become predictable from their context."""
+    from seqtune.simulate import simulate_presence
+    from seqtune.train import MaskedNucleotide
+
+    data = simulate_presence(1500, 96, ["MA0139.2", "MA0035.4", "MA0080.5", "MA0148.4"], 0.6, 0.41, 0.25, seed=2)
+    device = torch.device("cpu")
+    train = Dataset.from_numpy(data.codes[:1200], np.zeros(1200), False, device)
+    validation = Dataset.from_numpy(data.codes[1200:], np.zeros(300), False, device)
+    torch.manual_seed(0)
+    model = SequenceModel(ModelSpec(length=96, channels=32, n_blocks=2, pool_size=2), 4, head="masked")
+    assert model(torch.zeros(2, 4, 96)).shape == (2, 4, 96)
+    history, best = fit(model, train, validation, TrainSettings(max_epochs=8, patience=8, learning_rate=5e-3),
+                        "scratch", seed=1, objective=MaskedNucleotide(0.15))
+    floor = MaskedNucleotide.background_accuracy(data.codes[1200:])
+    assert best["val_masked_accuracy"] > floor + 0.02, (best, floor)
+    # The pretrained backbone transfers: a classification head replaces the masked head.
+    change = replace_head(model, 2)
+    assert change["old_head"] == "masked" and model(torch.zeros(3, 4, 96)).shape == (3, 2)

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", required=True, help="output: per-epoch TSV")
     p.add_argument("--model", type=_json_arg, default={}, help="architecture settings as JSON")
     p.add_argument("--training", type=_json_arg, default={}, help="training settings as JSON")
+    p.add_argument("--objective", choices=["supervised", "masked"], default="supervised",
+                   help="supervised on the corpus's labels, or masked-nucleotide modelling (labels ignored)")
+    p.add_argument("--mask-fraction", type=float, default=0.15, help="masked: fraction of positions hidden")
     p.add_argument("--seed", type=int, required=True)
     _add_compute(p)
 
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
                        args.seed)
     elif step == "pretrain":
         pipeline.pretrain(args.codes, args.manifest, args.weights, args.history, args.model, args.training,
-                          args.seed, args.threads, args.gpus)
+                          args.seed, args.objective, args.mask_fraction, args.threads, args.gpus)
     elif step == "finetune":
         pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
                           args.train_size, args.seed, args.training, args.model, args.pretrained,

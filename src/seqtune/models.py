@@ -7,6 +7,7 @@ their layers as ``blocks`` (bottom to top) so that fine-tuning strategies can fr
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +15,8 @@ from torch import nn
 
 from .errors import SeqtuneError
 
-ARCHITECTURES = ("cnn", "mlp")
+ARCHITECTURES = ("cnn", "dilated_cnn", "transformer", "mlp")
+POSITIONS = ("learned", "sinusoidal")
 FINAL_POOLS = ("max", "avg", "flatten")
 
 
@@ -32,6 +34,8 @@ class ModelSpec:
     final_pool: str = "max"
     hidden: int = 64
     dropout: float = 0.1
+    heads: int = 4
+    positions: str = "sinusoidal"
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelSpec":
@@ -42,6 +46,10 @@ class ModelSpec:
         spec = cls(**values)
         if spec.architecture not in ARCHITECTURES:
             raise SeqtuneError(f"model.architecture '{spec.architecture}' is not one of {ARCHITECTURES}")
+        if spec.positions not in POSITIONS:
+            raise SeqtuneError(f"model.positions '{spec.positions}' is not one of {POSITIONS}")
+        if spec.architecture == "transformer" and spec.channels % spec.heads:
+            raise SeqtuneError(f"model.channels ({spec.channels}) must be divisible by model.heads ({spec.heads})")
         if spec.final_pool not in FINAL_POOLS:
             raise SeqtuneError(f"model.final_pool '{spec.final_pool}' is not one of {FINAL_POOLS}")
         return spec
@@ -61,27 +69,21 @@ class ConvBlock(nn.Sequential):
         )
 
 
-class CNNBackbone(nn.Module):
-    """Convolution blocks (conv, batch norm, ReLU, max pooling), then a final pooling to a feature vector.
+class PositionalBackbone(nn.Module):
+    """Common tail of the position-resolved backbones: ``blocks`` turn (N, 4, L) into (N, C, L'), then a final pooling.
 
     ``final_pool``: ``max`` or ``avg`` over positions (position-free: a motif anywhere counts), or ``flatten`` (keeps
     position, for anchored tasks such as splice sites).
     """
 
-    def __init__(self, spec: ModelSpec):
-        super().__init__()
-        blocks = []
-        in_channels, length = 4, spec.length
-        for index in range(spec.n_blocks):
-            kernel = spec.first_kernel_size if index == 0 else spec.kernel_size
-            blocks.append(ConvBlock(in_channels, spec.channels, kernel, spec.pool_size, spec.dropout))
-            in_channels, length = spec.channels, length // max(spec.pool_size, 1)
+    blocks: nn.ModuleList
+
+    def _finish(self, spec: ModelSpec, length: int) -> None:
         if length < 1:
             raise SeqtuneError(
                 f"model: {spec.n_blocks} blocks with pool_size {spec.pool_size} shrink length {spec.length} to 0; "
                 "use fewer blocks or a smaller pool_size"
             )
-        self.blocks = nn.ModuleList(blocks)
         self.final_pool = spec.final_pool
         self.feature_length = length
         self.out_features = spec.channels * (length if spec.final_pool == "flatten" else 1)
@@ -99,6 +101,95 @@ class CNNBackbone(nn.Module):
         if self.final_pool == "avg":
             return x.mean(dim=2)
         return x.flatten(1)
+
+
+class CNNBackbone(PositionalBackbone):
+    """Convolution blocks: convolution, batch norm, ReLU, max pooling, dropout."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        blocks = []
+        in_channels, length = 4, spec.length
+        for index in range(spec.n_blocks):
+            kernel = spec.first_kernel_size if index == 0 else spec.kernel_size
+            blocks.append(ConvBlock(in_channels, spec.channels, kernel, spec.pool_size, spec.dropout))
+            in_channels, length = spec.channels, length // max(spec.pool_size, 1)
+        self.blocks = nn.ModuleList(blocks)
+        self._finish(spec, length)
+
+
+class ResidualDilatedBlock(nn.Module):
+    """x + conv(ReLU(BN(conv_dilated(ReLU(BN(x)))))): the receptive field doubles with each block, length is kept."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.Conv1d(channels, channels, kernel_size, padding="same", dilation=dilation),
+            nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.Conv1d(channels, channels, 1),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class DilatedCNNBackbone(PositionalBackbone):
+    """A stem convolution block (with pooling), then residual blocks with dilation 2, 4, 8, ... (Basenji-like)."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        stem = ConvBlock(4, spec.channels, spec.first_kernel_size, spec.pool_size, spec.dropout)
+        residual = [ResidualDilatedBlock(spec.channels, spec.kernel_size, 2 ** (index + 1), spec.dropout)
+                    for index in range(spec.n_blocks - 1)]
+        self.blocks = nn.ModuleList([stem, *residual])
+        self._finish(spec, spec.length // max(spec.pool_size, 1))
+
+
+class PositionEmbedding(nn.Module):
+    """Adds learned or sinusoidal position embeddings to (N, C, L') features."""
+
+    def __init__(self, channels: int, length: int, kind: str):
+        super().__init__()
+        if kind == "learned":
+            self.table = nn.Parameter(torch.zeros(1, channels, length))
+            nn.init.normal_(self.table, std=0.02)
+        else:
+            position = torch.arange(length, dtype=torch.float32)[:, None]
+            frequency = torch.exp(torch.arange(0, channels, 2, dtype=torch.float32) * (-math.log(10000.0) / channels))
+            table = torch.zeros(length, channels)
+            table[:, 0::2] = torch.sin(position * frequency)
+            table[:, 1::2] = torch.cos(position * frequency)[:, : channels // 2]
+            self.register_buffer("table", table.T[None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table
+
+
+class TransformerBlock(nn.Module):
+    """A pre-norm transformer encoder layer on (N, C, L') features."""
+
+    def __init__(self, channels: int, heads: int, dropout: float):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(channels, heads, 2 * channels, dropout, batch_first=True,
+                                                norm_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x.transpose(1, 2)).transpose(1, 2)
+
+
+class TransformerBackbone(PositionalBackbone):
+    """A convolution stem (with pooling) and position embeddings, then ``n_blocks - 1`` transformer encoder layers."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        length = spec.length // max(spec.pool_size, 1)
+        stem = nn.Sequential(ConvBlock(4, spec.channels, spec.first_kernel_size, spec.pool_size, spec.dropout),
+                             PositionEmbedding(spec.channels, length, spec.positions))
+        layers = [TransformerBlock(spec.channels, spec.heads, spec.dropout) for _ in range(spec.n_blocks - 1)]
+        self.blocks = nn.ModuleList([stem, *layers])
+        self._finish(spec, length)
 
 
 class MLPBackbone(nn.Module):
@@ -120,23 +211,64 @@ class MLPBackbone(nn.Module):
 
 
 def build_backbone(spec: ModelSpec) -> nn.Module:
-    return {"cnn": CNNBackbone, "mlp": MLPBackbone}[spec.architecture](spec)
+    backbones = {"cnn": CNNBackbone, "dilated_cnn": DilatedCNNBackbone, "transformer": TransformerBackbone,
+                 "mlp": MLPBackbone}
+    return backbones[spec.architecture](spec)
+
+
+class MaskedHead(nn.Module):
+    """Predicts the base at every input position (masked-nucleotide pretraining): (N, 4, L) logits.
+
+    On a CNN each pooled position predicts the ``factor`` input positions it summarises (a 1-D pixel shuffle); on an
+    MLP one linear layer predicts all positions. Positions past the last whole pooling window get no prediction
+    (the output is shorter than L by less than ``factor``).
+    """
+
+    def __init__(self, backbone: nn.Module, spec: ModelSpec):
+        super().__init__()
+        self.positional = isinstance(backbone, PositionalBackbone)
+        if self.positional:
+            self.factor = spec.length // backbone.feature_length
+            self.project = nn.Conv1d(spec.channels, 4 * self.factor, 1)
+        else:
+            self.factor = 1
+            self.project = nn.Linear(backbone.out_features, 4 * spec.length)
+        self.length = spec.length
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        logits = self.project(features)
+        if not self.positional:
+            return logits.view(-1, 4, self.length)
+        n, _, positions = logits.shape
+        return logits.view(n, 4, self.factor, positions).permute(0, 1, 3, 2).reshape(n, 4, positions * self.factor)
+
+
+HEADS = ("linear", "masked")
 
 
 class SequenceModel(nn.Module):
-    """Backbone plus a linear head producing one logit per class (or per task for multi-label targets)."""
+    """Backbone plus a head: ``linear`` gives one logit per class (or per task for multi-label targets) from the
+    pooled features; ``masked`` predicts the base at every position (masked-nucleotide pretraining)."""
 
-    def __init__(self, spec: ModelSpec, n_outputs: int):
+    def __init__(self, spec: ModelSpec, n_outputs: int, head: str = "linear"):
         super().__init__()
+        if head not in HEADS:
+            raise SeqtuneError(f"unknown head '{head}'; choose one of {HEADS}")
         self.spec = spec
+        self.head_kind = head
         self.backbone = build_backbone(spec)
-        self.head = nn.Linear(self.backbone.out_features, n_outputs)
+        if head == "masked":
+            self.head = MaskedHead(self.backbone, spec)
+        else:
+            self.head = nn.Linear(self.backbone.out_features, n_outputs)
 
     @property
     def n_outputs(self) -> int:
-        return self.head.out_features
+        return 4 if self.head_kind == "masked" else self.head.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.head_kind == "masked" and self.head.positional:
+            return self.head(self.backbone.positional_features(x))
         return self.head(self.backbone(x))
 
     def train(self, mode: bool = True):
@@ -156,11 +288,16 @@ def replace_head(model: SequenceModel, n_outputs: int) -> dict:
     starts from uniform predictions rather than from a random projection of informative pretrained features (which
     would score far from chance before seeing a single label, and bias the shuffled-label control).
     """
-    old = model.head
-    model.head = nn.Linear(old.in_features, n_outputs)
+    old_outputs, old_kind = model.n_outputs, model.head_kind
+    in_features = model.backbone.out_features
+    model.head = nn.Linear(in_features, n_outputs)
+    model.head_kind = "linear"
     nn.init.zeros_(model.head.weight)
     nn.init.zeros_(model.head.bias)
-    return {"old_outputs": old.out_features, "new_outputs": n_outputs, "in_features": old.in_features}
+    change = {"old_outputs": old_outputs, "new_outputs": n_outputs, "in_features": in_features}
+    if old_kind != "linear":
+        change["old_head"] = old_kind
+    return change
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

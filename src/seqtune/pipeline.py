@@ -76,10 +76,15 @@ def _split_data(data, assignment: np.ndarray):
 
 
 def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: dict, training: dict, seed: int,
-             threads: int = 1, gpus: int = 0) -> None:
-    """Train a model on a (usually large, often multi-label) corpus from scratch; save weights, sidecar, history."""
+             objective: str = "supervised", mask_fraction: float = 0.15, threads: int = 1, gpus: int = 0) -> None:
+    """Pretrain a model on a corpus's training split; save weights, sidecar and per-epoch history.
+
+    ``objective``: ``supervised`` (all of the corpus's labels, multi-label or not) or ``masked`` (masked-nucleotide
+    modelling: labels are ignored, so any unlabelled sequences will do, the target's own training split included).
+    """
     from .models import ModelSpec, SequenceModel
-    from .train import Dataset, TrainSettings, configure_torch, fit, select_device
+    from .train import Dataset, MaskedNucleotide, Supervised, TrainSettings, configure_torch, fit, select_device
+    from .weights import save_model
 
     configure_torch(threads, seed)
     device = select_device(gpus)
@@ -88,18 +93,30 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
     spec = ModelSpec.from_dict({**model_spec, "length": data.codes.shape[1]})
     assignment = read_manifest(manifest, data)
     targets, parts = _split_data(data, assignment)
-    model = SequenceModel(spec, len(data.classes))
+    if objective == "supervised":
+        model = SequenceModel(spec, len(data.classes))
+        task = Supervised(data.multilabel)
+        outputs = data.classes
+    elif objective == "masked":
+        model = SequenceModel(spec, 4, head="masked")
+        task = MaskedNucleotide(mask_fraction)
+        outputs = list("ACGT")
+    else:
+        raise SeqtuneError(f"unknown pretraining objective '{objective}'; use supervised or masked")
     train = Dataset.from_numpy(data.codes[parts["train"]], targets[parts["train"]], data.multilabel, device)
     validation = Dataset.from_numpy(data.codes[parts["validation"]], targets[parts["validation"]], data.multilabel,
                                     device)
-    log.info("pretraining %s on %d sequences (%d validation), %d outputs", spec.architecture, len(train),
-             len(validation), len(data.classes))
-    rows, best = fit(model, train, validation, settings, "scratch", seed)
+    log.info("pretraining %s (%s objective) on %d sequences (%d validation), %d outputs", spec.architecture,
+             objective, len(train), len(validation), len(outputs))
+    rows, best = fit(model, train, validation, settings, "scratch", seed, objective=task)
+    if objective == "masked":
+        best["background_accuracy"] = MaskedNucleotide.background_accuracy(data.codes[parts["validation"]])
+        log.info("masked-base accuracy %.4f against %.4f for always guessing the most frequent base",
+                 best["val_masked_accuracy"], best["background_accuracy"])
     write_tsv(history, pd.DataFrame(rows))
-    from .weights import save_model
-
     save_model(model, weights, {
-        "role": "pretrained", "objective": "supervised", "task": data.info["type"], "classes": data.classes,
+        "role": "pretrained", "objective": objective, "mask_fraction": mask_fraction if objective == "masked" else None,
+        "task": "masked_nucleotide" if objective == "masked" else data.info["type"], "classes": outputs,
         "alphabet": "ACGT", "length": int(data.codes.shape[1]), "training": settings.to_dict(), "seed": seed,
         "validation": best, "data": str(Path(codes).parent), "n_train": len(train)})
 

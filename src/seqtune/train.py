@@ -147,48 +147,101 @@ def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
     return x.flip(1).flip(2)
 
 
-def _loss_fn(multilabel: bool) -> nn.Module:
-    return nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
-
-
 def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def evaluate_loss(model: SequenceModel, data: Dataset, batch_size: int, bf16: bool = False) -> tuple[float, np.ndarray]:
-    """Mean loss and probabilities over a data set, in eval mode."""
-    loss_fn = _loss_fn(data.multilabel)
-    model.eval()
-    total, outputs = 0.0, []
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x = one_hot(data.codes[start:start + batch_size])
-            with _autocast(data.codes.device, bf16):
-                logits = model(x).float()
-            total += loss_fn(logits, data.targets[start:start + batch_size]).item() * x.shape[0]
-            outputs.append(logits)
-    logits = torch.cat(outputs)
-    probabilities = torch.sigmoid(logits) if data.multilabel else torch.softmax(logits, dim=1)
-    return total / len(data), probabilities.cpu().numpy()
+class Supervised:
+    """Classification loss on the data set's targets: cross-entropy (single-label) or binary cross-entropy per task
+    (multi-label). Its validation score is the AUROC (macro over classes or tasks)."""
+
+    score_name = "auroc"
+
+    def __init__(self, multilabel: bool):
+        self.multilabel = multilabel
+        self.loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
+
+    def batch_loss(self, model, x, targets, generator):
+        return self.loss_fn(model(x).float(), targets)
+
+    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
+        total, outputs = 0.0, []
+        with torch.no_grad():
+            for start in range(0, len(data), batch_size):
+                x = one_hot(data.codes[start:start + batch_size])
+                with _autocast(data.codes.device, bf16):
+                    logits = model(x).float()
+                total += self.loss_fn(logits, data.targets[start:start + batch_size]).item() * x.shape[0]
+                outputs.append(logits)
+        logits = torch.cat(outputs)
+        probabilities = (torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1)).cpu().numpy()
+        targets = data.targets.cpu().numpy()
+        if self.multilabel:
+            score = multilabel_metrics(targets, probabilities)["auroc"]
+        else:
+            score = classification_metrics(targets, probabilities, probabilities.shape[1])["auroc"]
+        return total / len(data), score
 
 
-def validation_score(data: Dataset, probabilities: np.ndarray) -> float:
-    """Validation AUROC (macro over tasks or classes), for the training log and the history."""
-    targets = data.targets.cpu().numpy()
-    if data.multilabel:
-        return multilabel_metrics(targets, probabilities)["auroc"]
-    return classification_metrics(targets, probabilities, probabilities.shape[1])["auroc"]
+class MaskedNucleotide:
+    """Self-supervised masked-nucleotide modelling: hide a fraction of positions (their one-hot column becomes zero,
+    like N) and predict the hidden bases. Labels are not used. Its validation score is the accuracy on masked bases,
+    to be read against the background's most frequent base (``background_accuracy``)."""
+
+    score_name = "masked_accuracy"
+
+    def __init__(self, mask_fraction: float = 0.15):
+        if not 0 < mask_fraction < 1:
+            raise SeqtuneError(f"mask_fraction must lie strictly between 0 and 1, got {mask_fraction}")
+        self.mask_fraction = mask_fraction
+
+    def _masked(self, model, codes, generator):
+        mask = torch.rand(codes.shape, generator=generator).to(codes.device) < self.mask_fraction
+        mask &= codes < 4  # an N has no base to predict
+        x = one_hot(codes) * (~mask).unsqueeze(1)
+        logits = model(x).float()
+        covered = logits.shape[2]  # a pooled CNN predicts all but the last partial window
+        mask = mask[:, :covered]
+        selected = logits.permute(0, 2, 1)[mask]
+        return selected, codes[:, :covered][mask].long()
+
+    def batch_loss(self, model, codes, targets, generator):
+        selected, truth = self._masked(model, codes, generator)
+        return nn.functional.cross_entropy(selected, truth)
+
+    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
+        generator = torch.Generator(device="cpu").manual_seed(0)  # the same masks every epoch
+        total, correct, count = 0.0, 0, 0
+        with torch.no_grad():
+            for start in range(0, len(data), batch_size):
+                with _autocast(data.codes.device, bf16):
+                    selected, truth = self._masked(model, data.codes[start:start + batch_size], generator)
+                total += nn.functional.cross_entropy(selected, truth, reduction="sum").item()
+                correct += (selected.argmax(dim=1) == truth).sum().item()
+                count += truth.numel()
+        return total / max(count, 1), correct / max(count, 1)
+
+    @staticmethod
+    def background_accuracy(codes: np.ndarray) -> float:
+        """Accuracy of always guessing the most frequent base: the floor masked-nucleotide accuracy must beat."""
+        counts = np.bincount(np.asarray(codes).ravel(), minlength=5)[:4]
+        return float(counts.max() / counts.sum())
 
 
 def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str,
-        seed: int) -> tuple[list[dict], dict]:
-    """Train with early stopping on validation loss; restore the best epoch. Returns (history rows, best summary)."""
+        seed: int, objective=None) -> tuple[list[dict], dict]:
+    """Train with early stopping on validation loss; restore the best epoch. Returns (history rows, best summary).
+
+    ``objective`` defaults to the supervised loss on the data sets' targets (see ``Supervised``, ``MaskedNucleotide``).
+    """
     device = train.codes.device
     model.to(device)
+    objective = objective or Supervised(train.multilabel)
+    score_key = f"val_{objective.score_name}"
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    loss_fn = _loss_fn(train.multilabel)
     groups = apply_strategy(model, strategy, settings, epoch=0)
     optimizer = torch.optim.AdamW(groups, weight_decay=settings.weight_decay)
+    eval_batch = max(settings.batch_size, 256)
     best_loss, best_epoch, best_state = math.inf, -1, None
     history = []
     for epoch in range(settings.max_epochs):
@@ -200,12 +253,15 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         running, seen = 0.0, 0
         for start in range(0, len(train), settings.batch_size):
             index = order[start:start + settings.batch_size]
-            x = one_hot(train.codes[index])
-            if settings.rc_augment:
-                flip = torch.rand(x.shape[0], generator=generator).to(device) < 0.5
-                x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
+            if isinstance(objective, MaskedNucleotide):
+                x = train.codes[index]
+            else:
+                x = one_hot(train.codes[index])
+                if settings.rc_augment:
+                    flip = torch.rand(x.shape[0], generator=generator).to(device) < 0.5
+                    x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
             with _autocast(device, settings.bf16):
-                loss = loss_fn(model(x).float(), train.targets[index])
+                loss = objective.batch_loss(model, x, train.targets[index], generator)
             if not torch.isfinite(loss):
                 raise SeqtuneError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate "
@@ -214,28 +270,30 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            running += loss.item() * x.shape[0]
-            seen += x.shape[0]
-        val_loss, val_probabilities = evaluate_loss(model, validation, max(settings.batch_size, 256), settings.bf16)
-        score = validation_score(validation, val_probabilities)
+            running += loss.item() * len(index)
+            seen += len(index)
+        model.eval()
+        val_loss, score = objective.evaluate(model, validation, eval_batch, settings.bf16)
+        if not math.isfinite(val_loss):
+            raise SeqtuneError(f"validation loss became {val_loss} at epoch {epoch + 1}; lower the learning rate")
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        row = {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_auroc": score,
+        row = {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, score_key: score,
                "trainable_parameters": trainable, "seconds": time.perf_counter() - started}
         history.append(row)
         improved = val_loss < best_loss - 1e-6
         if improved:
             best_loss, best_epoch = val_loss, epoch + 1
             best_state = copy.deepcopy(model.state_dict())
-        log.info("epoch %3d  train_loss %.4f  val_loss %.4f  val_auroc %.4f  trainable %d%s", epoch + 1,
-                 row["train_loss"], val_loss, score, trainable, "  *" if improved else "")
+        log.info("epoch %3d  train_loss %.4f  val_loss %.4f  %s %.4f  trainable %d%s", epoch + 1,
+                 row["train_loss"], val_loss, score_key, score, trainable, "  *" if improved else "")
         if epoch + 1 - best_epoch >= settings.patience:
             log.info("early stop: no improvement in validation loss for %d epochs", settings.patience)
             break
     model.load_state_dict(best_state)
-    _, val_probabilities = evaluate_loss(model, validation, max(settings.batch_size, 256), settings.bf16)
+    best_row = history[best_epoch - 1]
     summary = {"best_epoch": best_epoch, "epochs_run": len(history), "val_loss": best_loss,
-               "val_auroc": validation_score(validation, val_probabilities)}
-    log.info("restored best epoch %d (val_loss %.4f, val_auroc %.4f)", best_epoch, best_loss, summary["val_auroc"])
+               score_key: best_row[score_key]}
+    log.info("restored best epoch %d (val_loss %.4f, %s %.4f)", best_epoch, best_loss, score_key, best_row[score_key])
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return history, summary

@@ -24,7 +24,7 @@ def save_model(model: SequenceModel, weights: str | os.PathLike, metadata: dict)
     from . import __version__
 
     sidecar = {"format": "seqtune-model/1", "seqtune_version": __version__, "model": model.spec.to_dict(),
-               "n_outputs": model.n_outputs, **metadata}
+               "n_outputs": model.n_outputs, "head": model.head_kind, **metadata}
     write_json(sidecar_path(weights), sidecar)
 
 
@@ -37,7 +37,7 @@ def load_model(weights: str | os.PathLike) -> tuple[SequenceModel, dict]:
     sidecar = read_json(sidecar_path(weights))
     if sidecar.get("format") != "seqtune-model/1":
         raise SeqtuneError(f"{sidecar_path(weights)}: not a seqtune model sidecar (no 'format: seqtune-model/1')")
-    model = SequenceModel(ModelSpec.from_dict(sidecar["model"]), int(sidecar["n_outputs"]))
+    model = SequenceModel(ModelSpec.from_dict(sidecar["model"]), int(sidecar["n_outputs"]), sidecar.get("head", "linear"))
     try:
         state = load_file(str(weights))
     except FileNotFoundError:

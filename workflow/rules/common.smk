@@ -43,12 +43,10 @@ def run_dir(step):
 
 def runs():
     """Every (pretrained, strategy) pair of the sweep, baselines and controls included."""
-    pairs = []
-    for strategy in DEEP:
-        if strategy == "scratch":
-            pairs.append(("none", "scratch"))
-        else:
-            pairs.extend((name, strategy) for name in PRETRAINED)
+    pairs = [("none", "scratch")] if "scratch" in DEEP else []
+    for name, model in config["pretrain"]["models"].items():
+        strategies = model.get("strategies", [s for s in DEEP if s != "scratch"])
+        pairs.extend((name, strategy) for strategy in strategies)
     pairs.extend(("none", baseline) for baseline in BASELINES)
     if SHUFFLED["enabled"]:
         source = "none" if SHUFFLED["strategy"] == "scratch" else SHUFFLED["pretrained"]
@@ -115,6 +113,14 @@ def get_pretrain_codes(wildcards):
 
 def get_pretrain_manifest(wildcards):
     return f"{R}/split/{config['pretrain']['models'][wildcards.pretrained]['dataset']}/manifest.tsv"
+
+
+def get_pretrain_objective(wildcards):
+    model = config["pretrain"]["models"][wildcards.pretrained]
+    return [
+        f"--objective={model['objective']}",
+        f"--mask-fraction={model['mask_fraction']}",
+    ]
 
 
 def deep_strategy(wildcards):

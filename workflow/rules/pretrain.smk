@@ -23,8 +23,9 @@ rule pretrain:
         seed=lambda wildcards: derive_seed(
             config["seed"], "pretrain", wildcards.pretrained
         ),
+        objective=get_pretrain_objective,
     shell:
         "seqtune pretrain --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q}"
-        " --model {params.model:q} --training {params.training:q} --seed {params.seed}"
+        " --model {params.model:q} --training {params.training:q} --seed {params.seed} {params.objective:q}"
         " --threads {threads} --gpus {resources.gpu} 2> {log:q}"

@@ -1,0 +1,112 @@
+"""Prediction on new data: a FASTA, TSV/CSV or BED + genome input through a saved model, streamed chunk by chunk."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from .errors import SeqtuneError
+from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome
+from .io import atomic_open
+
+log = logging.getLogger("seqtune")
+
+
+def _choose_device(device):
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str], multilabel: bool) -> pd.DataFrame:
+    """The output table of one chunk: ``id``, ``predicted_label``, ``prob_<class>`` per class.
+
+    ``predicted_label`` is the most probable class, or for multi-label models the classes with probability >= 0.5
+    joined by ``;`` (empty when none is).
+
+    Parameters
+    ----------
+    probabilities : numpy.ndarray, shape (n, K), K = len(classes)
+    """
+    class_names = np.asarray(classes, dtype=object)
+    if multilabel:
+        predicted = [";".join(class_names[row >= 0.5]) for row in probabilities]
+    else:
+        predicted = class_names[probabilities.argmax(axis=1)]
+    frame = pd.DataFrame({"id": ids, "predicted_label": predicted})
+    for index, name in enumerate(classes):
+        frame[f"prob_{name}"] = probabilities[:, index]
+    return frame
+
+
+def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str | os.PathLike, batch_size: int = 512,
+                 rc_average: bool = False, device=None, chunk_size: int = CHUNK_SIZE) -> int:
+    """Predict every record of an input file with a saved model, writing one TSV row per record in input order.
+
+    The input is read record by record and encoded ``chunk_size`` records at a time into uint8 codes (n, L) (never
+    all sequences as strings), predicted with ``seqtune.train.predict_proba`` and appended to a temporary file that
+    replaces ``output_tsv`` only when every record has been predicted.
+
+    Parameters
+    ----------
+    weights : path
+        A ``.safetensors`` file with its JSON sidecar (``classes``, ``length``, ``task``), as written by
+        ``seqtune.weights.save_model``.
+    input_spec : dict
+        As for ``seqtune.inputs.import_dataset`` (see ``seqtune.inputs.InputSpec``): ``source``, ``path`` /
+        ``paths``, ``genome``, ``id_column``, ``sequence_column``, ``length_policy``, ``ambiguous``; label and
+        split keys are accepted and ignored. Sequences are fitted to the model's length by ``length_policy``.
+    output_tsv : path
+        Columns ``id``, ``predicted_label``, ``prob_<class>`` for each class in the model's order.
+    batch_size : int
+        Sequences per forward pass.
+    rc_average : bool
+        Average the model's outputs over both strands.
+    device : str or torch.device, optional
+        ``None`` chooses CUDA when available, else the CPU.
+
+    Returns
+    -------
+    int
+        The number of records predicted.
+    """
+    import torch
+
+    from .train import predict_proba
+    from .weights import load_model
+
+    started = time.perf_counter()
+    model, sidecar = load_model(weights)
+    classes = [str(name) for name in sidecar.get("classes", [])]
+    length = sidecar.get("length")
+    if not classes or not isinstance(length, int):
+        raise SeqtuneError(f"{weights}: the sidecar lacks 'classes' or 'length'; it was not written by a seqtune "
+                           "training step, retrain or pair the weights with their own sidecar")
+    if len(classes) != model.n_outputs:
+        raise SeqtuneError(f"{weights}: the sidecar lists {len(classes)} classes but the model has "
+                           f"{model.n_outputs} outputs; the sidecar belongs to another model")
+    multilabel = sidecar.get("task") == "multilabel"
+    spec = InputSpec.from_dict(input_spec, need_labels=False, where="prediction input")
+    device = _choose_device(device)
+    model.to(device)
+    n_records = 0
+    genome_context = open_genome(spec.genome) if spec.source == "bed" else contextlib.nullcontext()
+    with genome_context as genome, atomic_open(output_tsv) as handle:
+        records = iter_records(spec, genome, length, need_labels=False)
+        for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
+            codes = torch.from_numpy(chunk.codes).to(device)
+            probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
+            frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel)
+            frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format="%.6g",
+                         lineterminator="\n")
+            n_records += len(frame)
+    log.info("predicted %d records from %s with %s in %.1f s", n_records, spec.path or spec.paths, weights,
+             time.perf_counter() - started)
+    return n_records
