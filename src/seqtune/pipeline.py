@@ -45,22 +45,180 @@ def simulate(out_dir: str | os.PathLike, task: str, n_sequences: int, length: in
              len(result.sites), time.perf_counter() - started)
 
 
+def checkpoint_path(weights: str | os.PathLike) -> Path:
+    """Where a training step keeps its resumable checkpoint: beside its weights, removed when training ends."""
+    weights = Path(weights)
+    return weights.with_name(weights.stem + ".checkpoint.safetensors")
+
+
+# ----------------------------------------------------------------------------------------------------------- ingest
+def ingest(out_dir: str | os.PathLike, spec: dict, length: int, seed: int) -> None:
+    """Import user data (FASTA, TSV/CSV, or BED intervals on a genome) into a data set folder (see ``seqtune.data``).
+
+    ``spec`` holds the keys of :class:`seqtune.inputs.InputSpec` (a ``datasets.<name>`` entry of the config);
+    ``length`` is the config's ``sequence_length`` (the spec's ``length_policy`` decides crop and pad). Every record
+    is checked before the first file is written, so a failed import leaves no data set folder.
+    """
+    from .inputs import import_dataset
+
+    started = time.perf_counter()
+    import_dataset(out_dir, spec, length, seed)
+    log.info("ingest of %s took %.1f s", out_dir, time.perf_counter() - started)
+
+
 # ------------------------------------------------------------------------------------------------------------ split
+SPLIT_METHODS = ("stratified", "chromosome", "similarity", "column")
+
+
 def split(codes: str, manifest: str, summary: str, validation_fraction: float, test_fraction: float,
-          seed: int) -> None:
-    """Stratified train/validation/test split; writes the manifest (id, split, stratum) and a JSON summary."""
-    from .split import split_summary, stratification_key, stratified_split
+          seed: int, method: str = "stratified", validation_chroms: list[str] | None = None,
+          test_chroms: list[str] | None = None, similarity_k: int = 8, similarity_threshold: float = 0.5,
+          largest_train_size: int | None = None) -> None:
+    """Train/validation/test split of a data set folder; writes the manifest (id, split, stratum[, group]) and a
+    JSON summary (counts per class per split).
+
+    ``method``:
+
+    * ``stratified``: seeded, stratified by label (multi-label corpora: by the number of labels set), at the given
+      fractions;
+    * ``chromosome``: ``validation_chroms`` and ``test_chroms`` held out, every other chromosome trains (needs the
+      ``chrom`` column of a BED import);
+    * ``similarity``: groups of identical, reverse-complement or near-identical sequences (MinHash Jaccard of
+      canonical ``similarity_k``-mers >= ``similarity_threshold``) kept whole in one split, at about the fractions;
+    * ``column``: the data set's own ``split`` column (train, validation, test).
+
+    ``largest_train_size``: the largest training subset that will be drawn (``finetune.train_sizes``); an error
+    now rather than after pretraining when the split leaves fewer training examples.
+    """
+    from .split import chromosome_split, grouped_split, similarity_groups, split_summary, stratification_key
+    from .split import stratified_split
 
     data = read_dataset(codes)
     key = stratification_key(data.labels)
     source = str(Path(codes).parent / "labels.tsv")
-    assignment = stratified_split(key, validation_fraction, test_fraction, seed, source=source)
-    write_tsv(manifest, pd.DataFrame({"id": data.ids, "split": assignment, "stratum": key.to_numpy()}))
+    extra: dict = {}
+    columns = {}
+    if method == "stratified":
+        assignment = stratified_split(key, validation_fraction, test_fraction, seed, source=source)
+        extra = {"validation_fraction": validation_fraction, "test_fraction": test_fraction,
+                 "stratified_by": "label" if "label" in data.labels.columns else "number of labels (multi-label)"}
+    elif method == "chromosome":
+        if "chrom" not in data.labels.columns:
+            raise SeqtuneError(f"{source}: split.method chromosome needs a 'chrom' column, which only data sets "
+                               f"imported from BED intervals have (this one: source {_source_of(data)}); use "
+                               "source: bed, or another split.method (stratified, similarity, column)")
+        if not validation_chroms or not test_chroms:
+            raise SeqtuneError("split.method chromosome needs split.validation_chroms and split.test_chroms (lists "
+                               "of chromosome names held out); set both")
+        assignment = chromosome_split(data.labels["chrom"].astype(str).to_numpy(), validation_chroms, test_chroms,
+                                      source=f"{source} (split.validation_chroms / split.test_chroms)")
+        extra = {"validation_chroms": list(validation_chroms), "test_chroms": list(test_chroms),
+                 "train_chroms": sorted(set(data.labels["chrom"].astype(str)) - set(map(str, validation_chroms))
+                                        - set(map(str, test_chroms)))}
+    elif method == "similarity":
+        groups = similarity_groups(np.asarray(data.codes), k=similarity_k, threshold=similarity_threshold,
+                                   seed=seed)
+        assignment = grouped_split(groups, key.to_numpy(), validation_fraction, test_fraction, seed,
+                                   source=f"{source} (split.method similarity)")
+        sizes = np.bincount(groups)
+        columns["group"] = groups
+        extra = {"validation_fraction": validation_fraction, "test_fraction": test_fraction,
+                 "similarity_k": similarity_k, "similarity_threshold": similarity_threshold,
+                 "groups": int(sizes.size), "groups_of_two_or_more": int((sizes > 1).sum()),
+                 "largest_group": int(sizes.max()) if sizes.size else 0}
+    elif method == "column":
+        if "split" not in data.labels.columns:
+            raise SeqtuneError(f"{source}: split.method column needs the data set's own split (a 'split' column of "
+                               "a TSV, 'split=' FASTA header tokens, or split_column in a labels table), and this "
+                               "data set has none; add it to the input, or use another split.method")
+        assignment = data.labels["split"].astype(str).to_numpy().astype(object)
+        for name in ("train", "validation", "test"):
+            if not (assignment == name).any():
+                raise SeqtuneError(f"{source}: split.method column: no record is in the '{name}' split; every split "
+                                   "needs examples (validation drives early stopping), fix the input's split column")
+    else:
+        raise SeqtuneError(f"split.method '{method}' is not one of {', '.join(SPLIT_METHODS)}")
+    if method != "stratified" and "label" in data.labels.columns:
+        _check_split_classes(key, assignment, source, method)
+    n_train = int((assignment == "train").sum())
+    if largest_train_size is not None and largest_train_size > n_train:
+        raise SeqtuneError(f"finetune.train_sizes: {largest_train_size} is more than the {n_train} training examples "
+                           f"that split.method {method} leaves in {source}; lower the largest train size"
+                           + (", or lower split.validation_fraction / split.test_fraction" if method in
+                              ("stratified", "similarity") else ""))
+    write_tsv(manifest, pd.DataFrame({"id": data.ids, "split": assignment, "stratum": key.to_numpy(), **columns}))
     result = split_summary(key, assignment)
-    result.update({"seed": seed, "validation_fraction": validation_fraction, "test_fraction": test_fraction,
-                   "stratified_by": "label" if "label" in data.labels.columns else "number of labels (multi-label)"})
+    result.update({"seed": seed, "method": method, **extra})
     write_json(summary, result)
-    log.info("split %s: %s", source, result["totals"])
+    log.info("split %s (%s): %s", source, method, result["totals"])
+
+
+def _source_of(data) -> str:
+    info = data.info
+    return info.get("import", {}).get("format", info.get("source", "unknown"))
+
+
+def _check_split_classes(labels: pd.Series, assignment: np.ndarray, source: str, method: str) -> None:
+    """Every class of the validation and test splits must occur in training (a model cannot predict a class it never
+    saw); a grouped, chromosome or user split can break this where a stratified one cannot."""
+    values = labels.to_numpy()
+    present = set(values[assignment == "train"].tolist())
+    for name in ("validation", "test"):
+        absent = sorted(set(values[assignment == name].tolist()) - present)
+        if absent:
+            raise SeqtuneError(f"{source}: with split.method {method}, class(es) {absent} occur in the {name} split "
+                               "but not in training; change the split settings (other chromosomes, a higher "
+                               "similarity threshold) or use split.method stratified")
+
+
+# ---------------------------------------------------------------------------------------------------------- leakage
+def leakage(codes: str, manifest: str, output: str, corpus_codes: list[str] = (),
+            corpus_manifests: list[str] = (), policy: str = "warn", near_k: int = 8, near_threshold: float = 0.5,
+            seed: int = 0) -> dict:
+    """Leakage report of a split data set: sequences (and BED windows) shared across its splits, and test sequences
+    found in the pretraining corpora; written as JSON.
+
+    ``corpus_codes``: ``codes.npy`` of each pretraining data set; ``corpus_manifests`` (optional, one per corpus):
+    their splits, so that only the training and validation records, the ones pretraining reads, count. Under
+    ``policy`` ``fail`` any cross-split or corpus leakage is an error and nothing is written; under ``warn`` each
+    finding is logged as a warning.
+    """
+    from .leakage import check_leakage, leakage_report
+
+    data = read_dataset(codes)
+    assignment = read_manifest(manifest, data)
+    if "label" in data.labels.columns:
+        labels = data.labels["label"].astype(str).to_numpy()
+    else:
+        labels = data.labels[data.classes].astype(int).astype(str).agg("".join, axis=1).to_numpy()
+    intervals = data.labels[["chrom", "start", "end"]] if {"chrom", "start", "end"} <= set(data.labels.columns) \
+        else None
+    corpus_manifests = list(corpus_manifests)
+    if corpus_manifests and len(corpus_manifests) != len(corpus_codes):
+        raise SeqtuneError(f"--corpus-manifest given {len(corpus_manifests)} times but --corpus-codes "
+                           f"{len(corpus_codes)} times; give one manifest per corpus, or none")
+    parts, used = [], []
+    for index, path in enumerate(corpus_codes):
+        corpus = read_dataset(path)
+        rows = np.arange(len(corpus.ids))
+        if corpus_manifests:
+            rows = np.flatnonzero(np.isin(read_manifest(corpus_manifests[index], corpus), ["train", "validation"]))
+        parts.append(np.asarray(corpus.codes)[rows])
+        used.append({"codes": str(path), "records": int(rows.size), "length": int(corpus.codes.shape[1]),
+                     "splits": ["train", "validation"] if corpus_manifests else ["all"]})
+    other = None
+    if parts:
+        width = max(part.shape[1] for part in parts)
+        other = np.concatenate([np.pad(part, ((0, 0), (0, width - part.shape[1])), constant_values=4)
+                                for part in parts])  # N (code 4) fills shorter corpora: no k-mer spans it
+    report = leakage_report(data.ids, np.asarray(data.codes), labels, assignment.astype(str), intervals=intervals,
+                            other_codes=other, near_k=near_k, near_threshold=near_threshold, seed=seed)
+    findings = check_leakage(report, policy, source=f"{manifest}")
+    report = {"dataset": str(Path(codes).parent), "manifest": str(manifest), "policy": policy,
+              "findings": findings, "clean": not findings, "corpora": used, **report}
+    write_json(output, report)
+    log.info("leakage report %s: %s", output, "; ".join(findings) or "no leakage found")
+    return report
 
 
 # --------------------------------------------------------------------------------------------------------- training
@@ -108,7 +266,8 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
                                     device)
     log.info("pretraining %s (%s objective) on %d sequences (%d validation), %d outputs", spec.architecture,
              objective, len(train), len(validation), len(outputs))
-    rows, best = fit(model, train, validation, settings, "scratch", seed, objective=task)
+    rows, best = fit(model, train, validation, settings, "scratch", seed, objective=task,
+                     checkpoint=checkpoint_path(weights))
     if objective == "masked":
         best["background_accuracy"] = MaskedNucleotide.background_accuracy(data.codes[parts["validation"]])
         log.info("masked-base accuracy %.4f against %.4f for always guessing the most frequent base",
@@ -173,7 +332,7 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
     train = Dataset.from_numpy(data.codes[subset], train_targets, False, device)
     validation = Dataset.from_numpy(data.codes[parts["validation"]], validation_targets, False, device)
     log.info("strategy %s, %d training examples%s", strategy, len(train), " (labels shuffled)" if shuffle_labels else "")
-    rows, best = fit(model, train, validation, settings, strategy, seed)
+    rows, best = fit(model, train, validation, settings, strategy, seed, checkpoint=checkpoint_path(weights))
     write_tsv(history, pd.DataFrame(rows))
     write_tsv(train_ids, pd.DataFrame({"id": data.ids[subset], "label": np.asarray(data.classes)[targets[subset]]}))
     save_model(model, weights, {
@@ -260,3 +419,18 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
     probabilities[:, model.classes_] = model.predict_proba(x["test"])
     write_predictions_and_metrics(data, parts["test"], probabilities, predictions, metrics,
                                   {**run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None})
+
+
+# ---------------------------------------------------------------------------------------------------------- predict
+def predict(weights: str, input_spec: dict, output: str, batch_size: int = 512, rc_average: bool = False,
+            threads: int = 1, gpus: int = 0) -> int:
+    """Predict every record of a FASTA, TSV/CSV or BED + genome input with a fine-tuned model (see
+    :func:`seqtune.predict.predict_file`); one TSV row per record, in input order."""
+    from .predict import predict_file
+    from .train import configure_torch, select_device
+
+    if batch_size < 1:
+        raise SeqtuneError(f"--batch-size {batch_size} must be at least 1")
+    configure_torch(threads, 0)
+    return predict_file(weights, input_spec, output, batch_size=batch_size, rc_average=rc_average,
+                        device=select_device(gpus))

@@ -14,6 +14,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +44,8 @@ class TrainSettings:
     unfreeze_every: int = 3
     lr_decay: float = 0.3
     bf16: bool = False
+    # Write a resumable checkpoint every this many epochs (0: never).
+    checkpoint_every: int = 1
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":
@@ -229,10 +232,12 @@ class MaskedNucleotide:
 
 
 def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str,
-        seed: int, objective=None) -> tuple[list[dict], dict]:
+        seed: int, objective=None, checkpoint: str | None = None) -> tuple[list[dict], dict]:
     """Train with early stopping on validation loss; restore the best epoch. Returns (history rows, best summary).
 
     ``objective`` defaults to the supervised loss on the data sets' targets (see ``Supervised``, ``MaskedNucleotide``).
+    With ``checkpoint``, progress is saved there every ``settings.checkpoint_every`` epochs, training resumes from it
+    when it exists, and it is removed when training ends.
     """
     device = train.codes.device
     model.to(device)
@@ -244,7 +249,18 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
     eval_batch = max(settings.batch_size, 256)
     best_loss, best_epoch, best_state = math.inf, -1, None
     history = []
-    for epoch in range(settings.max_epochs):
+    start_epoch = 0
+    fingerprint = _fingerprint(model, train, validation, settings, strategy, seed, objective)
+    if checkpoint:
+        from .checkpoint import load_checkpoint
+
+        resumed = load_checkpoint(checkpoint, fingerprint, model, optimizer, generator)
+        if resumed:
+            progress, best_state = resumed
+            start_epoch, best_loss, best_epoch = progress["epoch"], progress["best_loss"], progress["best_epoch"]
+            history = progress["history"]
+    stopped = start_epoch > 0 and start_epoch - best_epoch >= settings.patience
+    for epoch in range(start_epoch, 0 if stopped else settings.max_epochs):
         if strategy == "gradual_unfreeze":
             apply_strategy(model, strategy, settings, epoch=epoch)
         started = time.perf_counter()
@@ -286,6 +302,11 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             best_state = copy.deepcopy(model.state_dict())
         log.info("epoch %3d  train_loss %.4f  val_loss %.4f  %s %.4f  trainable %d%s", epoch + 1,
                  row["train_loss"], val_loss, score_key, score, trainable, "  *" if improved else "")
+        if checkpoint and settings.checkpoint_every and (epoch + 1) % settings.checkpoint_every == 0:
+            from .checkpoint import save_checkpoint
+
+            save_checkpoint(checkpoint, fingerprint, model, optimizer, best_state, generator,
+                            {"epoch": epoch + 1, "best_loss": best_loss, "best_epoch": best_epoch, "history": history})
         if epoch + 1 - best_epoch >= settings.patience:
             log.info("early stop: no improvement in validation loss for %d epochs", settings.patience)
             break
@@ -296,7 +317,25 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
     log.info("restored best epoch %d (val_loss %.4f, %s %.4f)", best_epoch, best_loss, score_key, best_row[score_key])
     for parameter in model.parameters():
         parameter.requires_grad_(True)
+    if checkpoint:
+        Path(checkpoint).unlink(missing_ok=True)
     return history, summary
+
+
+def _fingerprint(model, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str, seed: int,
+                 objective) -> str:
+    """What a checkpoint must match to be resumed: settings, strategy, seed, objective, architecture and data."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for tensor in (train.codes, train.targets, validation.codes, validation.targets):
+        digest.update(tensor.cpu().numpy().tobytes())
+    description = {"settings": settings.to_dict(), "strategy": strategy, "seed": seed,
+                   "objective": type(objective).__name__, "mask": getattr(objective, "mask_fraction", None),
+                   "model": model.spec.to_dict(), "head": model.head_kind, "outputs": model.n_outputs,
+                   "data": digest.hexdigest()}
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
 def predict_proba(model: SequenceModel, codes: torch.Tensor, multilabel: bool, batch_size: int = 512,
