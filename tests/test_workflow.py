@@ -93,3 +93,16 @@ def test_rerun_in_a_clean_folder_gives_identical_metrics_and_weights(tiny_run, t
 def test_nothing_left_to_do_after_a_run(tiny_run):
     process = snakemake(tiny_run, "--configfile", str(tiny_run / "config.yaml"), "-n")
     assert "Nothing to be done" in process.stdout + process.stderr
+
+
+def test_changing_one_value_reruns_exactly_the_dependent_rules(tiny_run):
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["finetune"]["training"]["max_epochs"] += 1
+    changed = tiny_run / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    process = snakemake(tiny_run, "--configfile", str(changed), "-n", "--quiet", "rules")
+    output = process.stdout + process.stderr
+    rerun = {line.split()[0] for line in output.splitlines()
+             if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] not in ("total", "job")}
+    assert {"finetune", "evaluate", "aggregate", "report"} <= rerun, output
+    assert not rerun & {"simulate", "split", "pretrain", "baseline"}, output

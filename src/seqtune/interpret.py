@@ -90,7 +90,10 @@ class _EvalMode:
 
 def _n_outputs(model: nn.Module, length: int, device: torch.device) -> int:
     with torch.no_grad():
-        return int(model(torch.zeros(1, 4, length, device=device)).shape[1])
+        shape = model(torch.zeros(1, 4, length, device=device)).shape
+    if len(shape) != 2:
+        raise ValueError(f"model: expected logits of shape (B, K) for one-hot input (B, 4, L), got {tuple(shape)}")
+    return int(shape[1])
 
 
 # ------------------------------------------------------------------------------------------------------ attribution
@@ -138,14 +141,14 @@ def ism(model: nn.Module, codes: np.ndarray, target_class, batch_size: int = 204
         # Sequences per chunk: keep the chunk's mutant codes (3L copies of L bytes each) near 32 MB.
         per_chunk = max(1, (32 << 20) // (4 * length * length))
         for first in range(0, n, per_chunk):
-            chunk = codes[first:first + per_chunk]
+            chunk = np.array(codes[first:first + per_chunk])  # a writable copy (codes may be memory-mapped)
             # Every (sequence, position, base) whose base differs from the reference is one mutant.
             is_mutant = chunk[:, None, :] != bases[None, :, None]  # (c, 4, L)
             sequence, base, position = np.nonzero(is_mutant)
             mutants = chunk[sequence].copy()
             mutants[np.arange(sequence.size), position] = base
             chunk_target = torch.from_numpy(target[first:first + per_chunk]).to(device)
-            reference = _batched_scores(model, torch.from_numpy(np.ascontiguousarray(chunk)).to(device),
+            reference = _batched_scores(model, torch.from_numpy(chunk).to(device),
                                         chunk_target, batch_size, center_logits)
             mutant_target = chunk_target[torch.from_numpy(sequence).to(device)]
             scores = _batched_scores(model, torch.from_numpy(mutants).to(device), mutant_target, batch_size,
@@ -193,7 +196,7 @@ def gradient_x_input(model: nn.Module, codes: np.ndarray, target_class, batch_si
         return result
     with _EvalMode(model):
         target = torch.from_numpy(_check_target(target_class, n, _n_outputs(model, length, device))).to(device)
-        tensor = torch.from_numpy(np.ascontiguousarray(codes)).to(device)
+        tensor = torch.from_numpy(np.array(codes)).to(device)
         for start in range(0, n, batch_size):
             x = one_hot(tensor[start:start + batch_size]).requires_grad_(True)
             score = _target_score(model(x).float(), target[start:start + batch_size], center_logits)
@@ -204,7 +207,7 @@ def gradient_x_input(model: nn.Module, codes: np.ndarray, target_class, batch_si
     return result
 
 
-def position_scores(attributions: np.ndarray, codes: np.ndarray, method: str = "reference",
+def position_scores(attributions: np.ndarray, codes: np.ndarray, method: str = "max_abs",
                     window: int = 1) -> np.ndarray:
     """One importance per position from attributions (N, 4, L).
 
@@ -214,13 +217,14 @@ def position_scores(attributions: np.ndarray, codes: np.ndarray, method: str = "
         (N, 4, L) from :func:`ism` or :func:`gradient_x_input`.
     codes : np.ndarray
         uint8 codes (N, L) of the attributed sequences.
-    method : {"reference", "abs_reference", "max_abs"}
+    method : {"max_abs", "reference", "abs_reference"}
+        ``max_abs``: the largest absolute attribution over the four bases (for ISM: the strongest substitution
+        effect, of either sign; for gradient x input: the absolute attribution of the reference base).
         ``reference``: the reference base's attribution minus the mean over the four bases at that position, signed
         (positive: the base supports the target class). For uncentred ISM this is minus the mean effect of the three
         substitutions, times 3/4; for gradient x input it is 3/4 of the reference base's attribution; for centred ISM
-        it is the reference entry itself. ``abs_reference``: its absolute value. ``max_abs``: the largest absolute
-        attribution over the four bases (for ISM: the strongest substitution effect, either sign).
-        N positions score 0 under ``reference`` and ``abs_reference``.
+        it is the reference entry itself. ``abs_reference``: its absolute value. N positions score 0 under
+        ``reference`` and ``abs_reference``.
     window : int
         Average the scores over a centred window of this many positions (1: none). A window about the width of a
         motif turns base-level scores into site-level scores: a degenerate position inside a binding site then
@@ -278,14 +282,19 @@ def site_mask(sites: Sequence[Sequence[tuple]], length: int) -> np.ndarray:
 
 
 def sites_by_sequence(sites: pd.DataFrame, ids: Sequence[str], motif_ids: Sequence[str] | None = None) -> list:
-    """The planted sites of each of ``ids`` as lists of (start, end, motif_name), from a sites.tsv table.
+    """The planted sites of each of ``ids`` as lists of (start, end, motif_name, motif_id), from a sites.tsv table.
 
     ``motif_ids``: keep only sites of these motifs (all when None).
     """
+    keep = sites["sequence_id"].isin(list(ids))
     if motif_ids is not None:
-        sites = sites[sites["motif_id"].isin(list(motif_ids))]
-    grouped = {key: list(zip(group["start"].astype(int), group["end"].astype(int), group["motif_name"].astype(str)))
-               for key, group in sites.groupby("sequence_id", sort=False)}
+        keep &= sites["motif_id"].isin(list(motif_ids))
+    chosen = sites[keep]
+    grouped: dict[str, list] = {}
+    for record_id, start, end, name, motif_id in zip(chosen["sequence_id"], chosen["start"].astype(int),
+                                                     chosen["end"].astype(int), chosen["motif_name"].astype(str),
+                                                     chosen["motif_id"].astype(str)):
+        grouped.setdefault(record_id, []).append((int(start), int(end), name, motif_id))
     return [grouped.get(record_id, []) for record_id in ids]
 
 
@@ -398,24 +407,38 @@ def filter_motif_similarity(first_conv_weight, motifs: list[Motif], min_overlap:
         raise ValueError(f"first_conv_weight: expected shape (C, 4, K), got {weight.shape}")
     if not motifs:
         raise ValueError("motifs: give at least one motif to compare the filters with")
-    candidates = []
-    for motif in motifs:
+    similarity, strand, offset, norm = _filter_motif_scores(weight, motifs, min_overlap)
+    best = similarity.argmax(axis=1)
+    rows = np.arange(weight.shape[0])
+    return pd.DataFrame({
+        "filter": rows,
+        "motif_id": [motifs[j].jaspar_id for j in best],
+        "motif_name": [motifs[j].name for j in best],
+        "similarity": similarity[rows, best],
+        "strand": strand[rows, best],
+        "offset": offset[rows, best],
+        "weight_norm": norm,
+    })
+
+
+def _filter_motif_scores(weight: np.ndarray, motifs: list[Motif], min_overlap: int | None):
+    """Best similarity (C, M), its motif strand (C, M), offset (C, M), and each filter's centred norm (C,)."""
+    n_filters = weight.shape[0]
+    similarity = np.full((n_filters, len(motifs)), -np.inf)
+    strand = np.full((n_filters, len(motifs)), "+", dtype=object)
+    offset = np.zeros((n_filters, len(motifs)), dtype=np.int64)
+    matrices = [w.T - w.T.mean(axis=1, keepdims=True) for w in weight.astype(np.float64)]  # (K, 4), centred
+    for j, motif in enumerate(motifs):
         log_odds = _centred_log_odds(motif.probabilities)
         # Reverse complement in ACGT order: reverse the positions and the base columns.
-        candidates += [(motif, "+", log_odds), (motif, "-", log_odds[::-1, ::-1])]
-    rows = []
-    for index, filter_weights in enumerate(weight.astype(np.float64)):
-        matrix = filter_weights.T - filter_weights.T.mean(axis=1, keepdims=True)  # (K, 4), positions centred
-        best = (-np.inf, None, "+", 0)
-        for motif, strand, log_odds in candidates:
-            overlap = min_overlap or min(matrix.shape[0], log_odds.shape[0])
-            r, offset = _best_alignment(matrix, log_odds, min(overlap, matrix.shape[0], log_odds.shape[0]))
-            if r > best[0]:
-                best = (r, motif, strand, offset)
-        r, motif, strand, offset = best
-        rows.append({"filter": index, "motif_id": motif.jaspar_id, "motif_name": motif.name, "similarity": r,
-                     "strand": strand, "offset": offset, "weight_norm": float(np.sqrt((matrix ** 2).sum()))})
-    return pd.DataFrame(rows)
+        for sign, matrix_b in (("+", log_odds), ("-", log_odds[::-1, ::-1])):
+            for i, matrix_a in enumerate(matrices):
+                shortest = min(matrix_a.shape[0], matrix_b.shape[0])
+                r, shift = _best_alignment(matrix_a, matrix_b, min(min_overlap or shortest, shortest))
+                if r > similarity[i, j]:
+                    similarity[i, j], strand[i, j], offset[i, j] = r, sign, shift
+    norm = np.array([np.sqrt((matrix ** 2).sum()) for matrix in matrices])
+    return similarity, strand, offset, norm
 
 
 # -------------------------------------------------------------------------------------------------------- plotting
@@ -482,3 +505,217 @@ def plot_attributions(codes: np.ndarray, scores: np.ndarray, sites: Sequence[Seq
     axes[0].legend(handles=handles, ncol=5, fontsize=7, loc="upper right", frameon=False)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110)
+
+
+# ------------------------------------------------------------------------------------------------------ the step
+def _select(priority: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` items, lowest ``priority`` first and at random within a priority; returned in index order."""
+    order = np.lexsort((rng.random(priority.size), priority))
+    return np.sort(order[:n])
+
+
+def _targets_and_sites(data, test: np.ndarray, sites: pd.DataFrame, rng: np.random.Generator):
+    """For each test example: the class to attribute, its label-relevant planted sites, all its planted sites, and a
+    selection priority (0 best)."""
+    ids = data.ids[test]
+    all_sites = sites_by_sequence(sites, ids)
+    planted = np.array([len(spans) > 0 for spans in all_sites])
+    if data.multilabel:
+        # One class per sequence, at random among those it carries; its relevant sites are that motif's.
+        present = data.labels[data.classes].to_numpy()[test] > 0
+        target = np.array([rng.choice(np.flatnonzero(row)) if row.any() else 0 for row in present], dtype=np.int64)
+        relevant = [[span for span in spans if span[3] == data.classes[t]] for spans, t in zip(all_sites, target)]
+        has_relevant = np.array([len(spans) > 0 for spans in relevant])
+        priority = np.where(has_relevant, 0, np.where(present.any(axis=1), 1, 2))
+        return target, relevant, all_sites, priority, [data.classes[t] for t in sorted(set(target.tolist()))]
+    targets = data.targets()[test]
+    rule = data.info.get("rule", {}).get("all_of")
+    relevant = [[span for span in spans if span[3] in rule] for spans in all_sites] if rule else all_sites
+    has_relevant = np.array([len(spans) > 0 for spans in relevant])
+    if len(data.classes) == 2:
+        # Binary: attribute the positive (last) class; prefer positives carrying the label-relevant sites.
+        positive = targets == len(data.classes) - 1
+        target = np.full(test.size, len(data.classes) - 1, dtype=np.int64)
+        priority = np.where(positive & has_relevant, 0, np.where(positive, 1, np.where(planted, 2, 3)))
+    else:
+        target = targets.astype(np.int64)
+        priority = np.where(has_relevant, 0, 1)
+    return target, relevant, all_sites, priority, list(rule) if rule else None
+
+
+def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: int, out_tsv: str, out_json: str,
+              out_png: str, method: str = "ism", seed: int = 0, position_score: str = "max_abs", window: int = 1,
+              batch_size: int = 2048, n_plot: int = 4, threads: int = 1, gpus: int = 0) -> dict:
+    """Attribute a trained model's predictions on test sequences and score them against the planted motif sites.
+
+    Picks ``n_sequences`` test-split sequences at random (``seed``), preferring, for binary tasks, positives that carry
+    the label-relevant sites (the motifs of the grammar's ``rule.all_of``; distractor motifs are planted independently
+    of the label, so a correct model ignores them), and attributes the positive class; for multi-label tasks, a class
+    each sequence carries, with that motif's sites as the relevant ones; for multi-class tasks, the sequence's own
+    class and all its sites. Both ISM and gradient x input are computed, reduced with ``position_score`` (averaged over
+    ``window`` positions), and scored with :func:`motif_recovery` against the relevant sites and against all planted
+    sites. When the model has a convolution on the one-hot input (the first layer of the cnn, dilated_cnn and
+    transformer backbones), its filters are matched to the data set's motifs (grammar: ``rule.all_of`` and
+    ``distractors``; multi-label: ``classes``); otherwise ``filters`` is null.
+
+    Writes
+    ------
+    out_tsv : one row per sequence: id, label, target class, its predicted probability, site counts, and AUROC and
+        precision at k per method, against relevant (``<method>_auroc``) and all (``<method>_auroc_all_sites``) sites.
+    out_json : settings, means per method and site set, the filter table and each motif's best filter, timings.
+    out_png : attribution tracks (``method``) of the first ``n_plot`` selected sequences, planted sites shaded.
+
+    Returns the JSON summary.
+    """
+    from .data import read_dataset, read_manifest
+    from .io import read_tsv, write_json, write_tsv
+    from .train import configure_torch, predict_proba, select_device
+    from .weights import load_model
+
+    if method not in METHODS:
+        raise SeqtuneError(f"unknown interpretation method '{method}'; choose one of {', '.join(METHODS)}")
+    if position_score not in POSITION_SCORES:
+        raise SeqtuneError(f"unknown position score '{position_score}'; choose one of {', '.join(POSITION_SCORES)}")
+    if n_sequences < 1 or window < 1:
+        raise SeqtuneError(f"n_sequences ({n_sequences}) and window ({window}) must be positive")
+    configure_torch(threads, seed)
+    device = select_device(gpus)
+    data = read_dataset(codes)
+    model, sidecar = load_model(weights)
+    if getattr(model, "head_kind", "linear") != "linear":
+        raise SeqtuneError(f"{weights}: a {model.head_kind}-head (pretraining) model has no classes to attribute; "
+                           "interpret a fine-tuned model")
+    if list(sidecar.get("classes", [])) != data.classes:
+        raise SeqtuneError(f"{weights}: model classes {sidecar.get('classes')} differ from the data's {data.classes}")
+    model.to(device)
+    assignment = read_manifest(manifest, data)
+    test = np.flatnonzero(assignment == "test")
+    if test.size == 0:
+        raise SeqtuneError(f"{manifest}: no test examples to interpret; set split.test_fraction above 0")
+    site_table = read_tsv(sites, required=["sequence_id", "motif_id", "motif_name", "start", "end"],
+                          dtype={"sequence_id": str, "motif_id": str, "motif_name": str})
+    rng = np.random.default_rng(seed)
+    target, relevant, all_sites, priority, relevant_motifs = _targets_and_sites(data, test, site_table, rng)
+    chosen = _select(priority, n_sequences, rng)
+    rows = test[chosen]
+    target, priority = target[chosen], priority[chosen]
+    relevant = [relevant[i] for i in chosen]
+    all_sites = [all_sites[i] for i in chosen]
+    sequence_codes = np.ascontiguousarray(data.codes[rows])
+    center_logits = not data.multilabel
+    log.info("interpreting %d test sequences (%d with label-relevant sites) of %s", rows.size,
+             int((priority == 0).sum()), weights)
+
+    started = time.perf_counter()
+    attributions = {"ism": ism(model, sequence_codes, target, batch_size, center_logits)}
+    seconds = {"ism": time.perf_counter() - started}
+    started = time.perf_counter()
+    attributions["gradient_x_input"] = gradient_x_input(model, sequence_codes, target, center_logits=center_logits)
+    seconds["gradient_x_input"] = time.perf_counter() - started
+    probabilities = predict_proba(model, torch.from_numpy(sequence_codes).to(device), data.multilabel)
+    probability = probabilities[np.arange(rows.size), target]
+
+    table = pd.DataFrame({
+        "id": data.ids[rows],
+        "label": _labels(data, rows),
+        "target_class": np.asarray(data.classes)[target],
+        "probability": probability,
+        "n_relevant_sites": [len(spans) for spans in relevant],
+        "n_sites": [len(spans) for spans in all_sites],
+    })
+    recovery = {}
+    for name, values in attributions.items():
+        scores = position_scores(values, sequence_codes, position_score, window)
+        columns, recovery[name] = _recovery(scores, relevant, all_sites, name)
+        table = table.assign(**columns)
+    filters = _filter_summary(model, data.info)
+
+    if data.multilabel:
+        target_description, score = "a class each sequence carries", "target logit"
+    else:
+        target_description = "positive (last) class" if len(data.classes) == 2 else "each sequence's own class"
+        score = "target logit centred over classes"
+    summary = {
+        "weights": str(weights), "data": str(Path(codes).parent), "seed": seed, "method": method,
+        "target": target_description, "score": score, "position_score": position_score, "window": window,
+        "n_sequences": int(rows.size), "n_with_relevant_sites": int(sum(len(spans) > 0 for spans in relevant)),
+        "relevant_motifs": relevant_motifs, "mean_probability": float(probability.mean()),
+        "recovery": recovery, "filters": filters, "seconds": seconds,
+    }
+    write_tsv(out_tsv, table)
+    write_json(out_json, summary)
+    labelled = [[(span[0], span[1], span[2] if span in relevant[i] else f"{span[2]} (not relevant)")
+                 for span in all_sites[i]] for i in range(rows.size)]
+    titles = [f"{data.classes[t]} p={p:.2f}  {method} AUROC {a:.2f}" for t, p, a in
+              zip(target, probability, table[f"{method}_auroc"])]
+    plot_attributions(sequence_codes, attributions[method], labelled, out_png, list(data.ids[rows]), titles,
+                      max_sequences=n_plot)
+    for name in METHODS:
+        log.info("%s: motif recovery AUROC %s, precision at k %s (relevant sites); %.1f s", name,
+                 recovery[name]["relevant"]["auroc"], recovery[name]["relevant"]["precision_at_k"], seconds[name])
+    return summary
+
+
+def _labels(data, rows: np.ndarray) -> list[str]:
+    """The label of each row; for multi-label data, the classes present, comma-separated."""
+    if not data.multilabel:
+        return data.labels["label"].astype(str).to_numpy()[rows].tolist()
+    present = data.labels[data.classes].to_numpy()[rows] > 0
+    return [",".join(np.asarray(data.classes)[row]) for row in present]
+
+
+def _recovery(scores: np.ndarray, relevant: list, all_sites: list, name: str) -> tuple[dict, dict]:
+    """Per-sequence columns and mean recovery of one method's position scores (N, L): against the label-relevant
+    sites, against all planted sites, and against each motif's sites alone (every other position, other sites
+    included, counting as negative), which shows which motifs the model uses."""
+    columns, summary = {}, {}
+    for site_set, spans, suffix in (("relevant", relevant, ""), ("all", all_sites, "_all_sites")):
+        result = motif_recovery(scores, spans)
+        columns[f"{name}_auroc{suffix}"] = result["per_sequence"]["auroc"]
+        columns[f"{name}_precision_at_k{suffix}"] = result["per_sequence"]["precision_at_k"]
+        summary[site_set] = _means(result)
+    motif_ids = sorted({span[3] for spans in all_sites for span in spans})
+    summary["per_motif"] = {
+        motif_id: _means(motif_recovery(scores, [[span for span in spans if span[3] == motif_id]
+                                                 for spans in all_sites]))
+        for motif_id in motif_ids}
+    return columns, summary
+
+
+def _means(result: dict) -> dict:
+    """The JSON-ready part of a ``motif_recovery`` result (NaN as null)."""
+    return {key: (None if isinstance(value, float) and np.isnan(value) else value)
+            for key, value in result.items() if key != "per_sequence"}
+
+
+def _filter_summary(model: nn.Module, info: dict) -> dict | None:
+    """Filter-vs-motif table (as records) and each motif's best filter, for models with a convolution on the one-hot
+    input and data that name motifs; None otherwise."""
+    from .motifs import load_motifs
+
+    first = next((module for module in model.modules() if isinstance(module, nn.Conv1d) and module.in_channels == 4),
+                 None)
+    if first is None:
+        return None
+    if info.get("type") == "multilabel":
+        motif_ids = list(info.get("classes", []))
+    else:
+        motif_ids = list(info.get("rule", {}).get("all_of", [])) + list(info.get("distractors", []))
+    if not motif_ids:
+        return None
+    motifs = load_motifs(motif_ids)
+    weight = first.weight.detach().cpu().numpy()
+    table = filter_motif_similarity(weight, motifs)
+    similarity, _, _, _ = _filter_motif_scores(weight, motifs, None)
+    # Chance level: the same filters with their positions shuffled (base preferences kept, their order lost).
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([w[:, rng.permutation(w.shape[1])] for w in weight])
+    null, _, _, _ = _filter_motif_scores(shuffled, motifs, None)
+    best = {}
+    for j, motif in enumerate(motifs):
+        top = int(similarity[:, j].argmax())
+        best[motif.jaspar_id] = {"motif_name": motif.name, "filter": top, "similarity": float(similarity[top, j]),
+                                 "shuffled_filters_similarity": float(null[:, j].max()),
+                                 "n_filters_best_matching": int((table["motif_id"] == motif.jaspar_id).sum())}
+    return {"method": "max Pearson r of position-centred filter weights vs motif log-odds, over offsets and strands",
+            "motifs": motif_ids, "best_filter_per_motif": best, "table": table.to_dict(orient="records")}
