@@ -31,8 +31,9 @@ die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs packages and starts daemons)"
 
-alive() {  # alive PIDFILE: the process named in PIDFILE is running
-    [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() {  # alive PIDFILE: the process named in PIDFILE is running (a zombie, which PID 1 may never reap, is not)
+    local pid state
+    pid=$(cat "$1" 2>/dev/null) && [[ -n $pid ]] && state=$(ps -o stat= -p "$pid") && [[ $state != Z* ]]
 }
 
 # 1. Packages (Debian 12: slurm 22.05). A policy-rc.d keeps the packages from starting services on install.
@@ -142,7 +143,7 @@ done
 stop() {  # stop NAME PIDFILE
     if alive "$2"; then
         log "restarting $1 (config changed)"
-        kill "$(cat "$2")"
+        kill "$(cat "$2" 2>/dev/null)" 2>/dev/null || true
         for _ in $(seq 100); do alive "$2" || break; sleep 0.1; done
     fi
 }
@@ -150,30 +151,38 @@ if ((changed)); then
     stop slurmd "$SLURMD_PID"
     stop slurmctld "$CTLD_PID"
 fi
-if ! alive "$CTLD_PID"; then
-    log "starting slurmctld"
-    slurmctld
-fi
-if ! alive "$SLURMD_PID"; then
-    log "starting slurmd"
-    slurmd -N "$NODE"
-fi
+start() {  # start NAME PIDFILE COMMAND...: start a daemon and make sure it stays up
+    local name=$1 pidfile=$2
+    shift 2
+    alive "$pidfile" && return 0
+    log "starting $name"
+    "$@"
+    for _ in $(seq 30); do alive "$pidfile" && break; sleep 0.1; done
+    sleep 1  # a daemon that cannot start dies within a second of writing its pid file
+    if ! alive "$pidfile"; then
+        tail -n 15 "$LOG_DIR/$name.log" >&2 || true
+        die "$name did not start (log: $LOG_DIR/$name.log)"
+    fi
+}
+start slurmctld "$CTLD_PID" slurmctld
+start slurmd "$SLURMD_PID" slurmd -N "$NODE"
 
-# 6. Wait for the node to be idle; a node left down or drained by an earlier run is resumed.
+# 6. Wait (at most 60 s) for the node to be idle; a node left down or drained by an earlier run is resumed.
 state=""
-for i in $(seq 120); do
-    state=$(sinfo -h -n "$NODE" -o %t 2>/dev/null | head -1 || true)
+for i in $(seq 60); do
+    state=$(timeout 5 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -1 || true)
     case $state in
         idle | mix | alloc) break ;;
         down* | drain* | drng*)
-            ((i % 10 == 1)) && scontrol update NodeName="$NODE" State=RESUME 2>/dev/null || true ;;
+            if ((i % 5 == 1)); then timeout 5 scontrol update NodeName="$NODE" State=RESUME 2>/dev/null || true; fi ;;
     esac
-    sleep 0.5
+    alive "$CTLD_PID" || break
+    sleep 1
 done
 if [[ $state != idle && $state != mix && $state != alloc ]]; then
-    sinfo -N -l >&2 || true
+    timeout 5 sinfo -N -l >&2 || true
     tail -n 20 "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log" >&2 || true
-    die "node $NODE is '$state', not idle"
+    die "node $NODE is '${state:-unreachable}', not idle"
 fi
-sinfo
+timeout 5 sinfo
 log "cluster up: partition $PARTITION, node $NODE ($CPUS CPUs, ${MEMORY} MB, 1 gres gpu on $GPU_DEVICE)"

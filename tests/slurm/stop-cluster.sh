@@ -10,16 +10,19 @@ MUNGE_PID=/run/munge/munged.pid
 
 log() { echo "stop-cluster: $*" >&2; }
 
-alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() {  # alive PIDFILE: the process named in PIDFILE is running (a zombie, which PID 1 may never reap, is not)
+    local pid state
+    pid=$(cat "$1" 2>/dev/null) && [[ -n $pid ]] && state=$(ps -o stat= -p "$pid") && [[ $state != Z* ]]
+}
 
 stop() {  # stop NAME PIDFILE
     if alive "$2"; then
         log "stopping $1"
-        kill "$(cat "$2")"
+        kill "$(cat "$2" 2>/dev/null)" 2>/dev/null || true
         for _ in $(seq 150); do alive "$2" || break; sleep 0.1; done
         if alive "$2"; then
             log "$1 did not stop in 15 s: killing it"
-            kill -9 "$(cat "$2")" 2>/dev/null || true
+            kill -9 "$(cat "$2" 2>/dev/null)" 2>/dev/null || true
         fi
     fi
     rm -f "$2"
@@ -30,7 +33,7 @@ stop() {  # stop NAME PIDFILE
 if alive "$CTLD_PID" && command -v squeue >/dev/null; then
     jobs=$(squeue -h -t PENDING,RUNNING,COMPLETING -o %i 2>/dev/null || true)
     if [[ -n $jobs ]]; then
-        log "cancelling jobs: $(echo $jobs)"
+        log "cancelling jobs: ${jobs//$'\n'/ }"
         # shellcheck disable=SC2086
         scancel $jobs 2>/dev/null || true
         for _ in $(seq 100); do
