@@ -55,13 +55,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpg-ratio", type=float, default=0.25)
     p.add_argument("--seed", type=int, required=True)
 
-    p = steps.add_parser("split", help="stratified train/validation/test split")
+    p = steps.add_parser("ingest", help="import FASTA, TSV/CSV or BED + genome data into a data set folder")
+    p.add_argument("--out-dir", required=True, help="data set folder to write (codes.npy, labels.tsv, ...)")
+    p.add_argument("--spec", type=_json_arg, required=True,
+                   help='what to read, as JSON: {"source": "fasta|tsv|bed", "path": ..., ...} (the keys of '
+                        "seqtune.inputs.InputSpec, a datasets.<name> entry of the config)")
+    p.add_argument("--length", type=int, required=True, help="sequence length (its length_policy crops or pads)")
+    p.add_argument("--seed", type=int, required=True, help="recorded in dataset.json (the import is deterministic)")
+
+    p = steps.add_parser("split", help="train/validation/test split (stratified, by chromosome, by similarity or "
+                                       "the data's own split column)")
     p.add_argument("--codes", required=True, help="codes.npy of the data set folder")
     p.add_argument("--manifest", required=True, help="output: id -> split TSV")
     p.add_argument("--summary", required=True, help="output: counts per class per split (JSON)")
-    p.add_argument("--validation-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.25)
+    p.add_argument("--method", default="stratified", choices=["stratified", "chromosome", "similarity", "column"])
+    p.add_argument("--validation-fraction", type=float, default=0.15, help="stratified, similarity")
+    p.add_argument("--test-fraction", type=float, default=0.25, help="stratified, similarity")
+    p.add_argument("--validation-chroms", type=_list_arg, default=[], help="chromosome: comma-separated")
+    p.add_argument("--test-chroms", type=_list_arg, default=[], help="chromosome: comma-separated")
+    p.add_argument("--similarity-k", type=int, default=8, help="similarity: k-mer size")
+    p.add_argument("--similarity-threshold", type=float, default=0.5,
+                   help="similarity: Jaccard similarity at which two sequences share a group")
+    p.add_argument("--largest-train-size", type=int, default=None,
+                   help="fail now if the split leaves fewer training examples than this")
     p.add_argument("--seed", type=int, required=True)
+
+    p = steps.add_parser("leakage", help="report sequences shared across splits and with the pretraining corpora")
+    p.add_argument("--codes", required=True, help="codes.npy of the split data set")
+    p.add_argument("--manifest", required=True, help="its split manifest")
+    p.add_argument("--output", required=True, help="output: leakage report (JSON)")
+    p.add_argument("--corpus-codes", action="append", default=[],
+                   help="codes.npy of a pretraining data set (repeat for each)")
+    p.add_argument("--corpus-manifest", action="append", default=[],
+                   help="its manifest (repeat, in the same order): only its train and validation records count")
+    p.add_argument("--policy", choices=["warn", "fail"], default="warn",
+                   help="warn: log each finding; fail: exit with an error and write nothing")
+    p.add_argument("--near-k", type=int, default=8, help="k-mer size of the near-duplicate check")
+    p.add_argument("--near-threshold", type=float, default=0.5,
+                   help="Jaccard similarity of near-duplicates (and corpus containment)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = steps.add_parser("pretrain", help="train a model on a pretraining corpus")
     p.add_argument("--codes", required=True)
@@ -127,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", required=True)
     p.add_argument("--figure", required=True, help="learning-curve SVG")
     p.add_argument("--config", default=None, help="config file to embed in the report")
+    p.add_argument("--leakage", default=None, help="leakage report (JSON) of the target's split")
+
+    p = steps.add_parser("predict", help="predict new sequences (FASTA, TSV/CSV or BED + genome) with a model")
+    p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
+    p.add_argument("--input-spec", type=_json_arg, required=True,
+                   help='the input, as JSON: {"source": "fasta|tsv|bed", "path": ..., ...} (labels not needed)')
+    p.add_argument("--output", required=True, help="output TSV: id, predicted_label, prob_<class>...")
+    p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    p.add_argument("--batch-size", type=int, default=512)
+    _add_compute(p)
     return parser
 
 
@@ -138,9 +180,18 @@ def run(args: argparse.Namespace) -> None:
         pipeline.simulate(args.out_dir, args.task, args.n_sequences, args.length, args.motifs, args.seed,
                           args.presence_rate, args.required, args.distractors, args.distractor_rate,
                           args.positive_fraction, args.label_noise, args.gc_content, args.cpg_ratio)
+    elif step == "ingest":
+        pipeline.ingest(args.out_dir, args.spec, args.length, args.seed)
     elif step == "split":
         pipeline.split(args.codes, args.manifest, args.summary, args.validation_fraction, args.test_fraction,
-                       args.seed)
+                       args.seed, args.method, args.validation_chroms, args.test_chroms, args.similarity_k,
+                       args.similarity_threshold, args.largest_train_size)
+    elif step == "leakage":
+        pipeline.leakage(args.codes, args.manifest, args.output, args.corpus_codes, args.corpus_manifest,
+                         args.policy, args.near_k, args.near_threshold, args.seed)
+    elif step == "predict":
+        pipeline.predict(args.weights, args.input_spec, args.output, args.batch_size, args.rc_average,
+                         args.threads, args.gpus)
     elif step == "pretrain":
         pipeline.pretrain(args.codes, args.manifest, args.weights, args.history, args.model, args.training,
                           args.seed, args.objective, args.mask_fraction, args.threads, args.gpus)
@@ -163,7 +214,7 @@ def run(args: argparse.Namespace) -> None:
 
         config_text = open(args.config).read() if args.config else ""
         report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
-                      args.figure, config_text)
+                      args.figure, config_text, leakage=args.leakage)
 
 
 def main(argv: list[str] | None = None) -> int:

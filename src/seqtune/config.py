@@ -9,6 +9,7 @@ from __future__ import annotations
 from .errors import SeqtuneError
 
 DEEP_STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
+FILE_SOURCES = ("fasta", "tsv", "bed")
 
 
 def schema_problems(config: dict, schema_path: str) -> list[str]:
@@ -68,6 +69,8 @@ def check_config(config: dict) -> None:
                 f"(n_sequences x (1 - validation_fraction - test_fraction)); lower them or raise "
                 f"datasets.{target}.n_sequences"
             )
+    _check_split(config)
+    _check_predict(config)
     control = config["controls"]["shuffled_labels"]
     if control["enabled"] and control["strategy"] != "scratch" and control["pretrained"] not in config["pretrain"]["models"]:
         raise SeqtuneError(f"controls.shuffled_labels.pretrained: '{control['pretrained']}' is not a key of "
@@ -91,3 +94,94 @@ def _check_motifs(name: str, dataset: dict) -> None:
         raise SeqtuneError(f"datasets.{name}.motifs: a motif_presence corpus needs at least one JASPAR ID")
     if dataset["task"] == "motif_grammar" and not dataset.get("required"):
         raise SeqtuneError(f"datasets.{name}.required: a motif_grammar task needs at least one required motif")
+
+
+def _check_split(config: dict) -> None:
+    split = config["split"]
+    target = config["finetune"]["dataset"]
+    source = config["datasets"][target]["source"]
+    method = split["method"]
+    if method == "chromosome":
+        if source != "bed":
+            raise SeqtuneError(f"split.method: chromosome needs the target data set to come from BED intervals (a "
+                               f"'chrom' column), but datasets.{target}.source is {source}; use source: bed, or "
+                               "split.method stratified or similarity")
+        for key in ("validation_chroms", "test_chroms"):
+            if not split[key]:
+                raise SeqtuneError(f"split.{key}: split.method chromosome needs at least one chromosome here "
+                                   "(e.g. [chr2]); list the chromosomes held out")
+        both = sorted(set(split["validation_chroms"]) & set(split["test_chroms"]))
+        if both:
+            raise SeqtuneError(f"split.validation_chroms and split.test_chroms both list {', '.join(both)}; give "
+                               "each chromosome to one split")
+    if method == "column" and source not in ("fasta", "tsv"):
+        raise SeqtuneError(f"split.method: column uses the data set's own split column, which only fasta and tsv "
+                           f"data sets can have (datasets.{target}.source is {source}); use another split.method")
+
+
+def _check_predict(config: dict) -> None:
+    choice = predict_model(config)
+    models = config["pretrain"]["models"]
+    if choice["pretrained"] != "none" and choice["pretrained"] not in models:
+        raise SeqtuneError(f"predict.model.pretrained: '{choice['pretrained']}' is not a key of pretrain.models "
+                           f"({', '.join(models) or 'none'}) nor 'none' (scratch)")
+    if (choice["pretrained"] == "none") != (choice["strategy"] == "scratch"):
+        raise SeqtuneError(f"predict.model: strategy '{choice['strategy']}' with pretrained '{choice['pretrained']}'"
+                           "; scratch goes with pretrained: none, every other strategy with a pretrained model")
+    if choice["train_size"] not in config["finetune"]["train_sizes"]:
+        raise SeqtuneError(f"predict.model.train_size: {choice['train_size']} is not one of finetune.train_sizes "
+                           f"{config['finetune']['train_sizes']}; choose a trained size")
+    if choice["seed"] not in config["finetune"]["seeds"]:
+        raise SeqtuneError(f"predict.model.seed: {choice['seed']} is not one of finetune.seeds "
+                           f"{config['finetune']['seeds']}; choose a trained seed")
+
+
+def predict_model(config: dict) -> dict:
+    """The fine-tuned run ``predict`` applies: ``predict.model`` with its null entries resolved.
+
+    Defaults: the first pretrained model (``none`` when there is none), strategy ``full`` (``scratch`` for ``none``),
+    the largest of ``finetune.train_sizes``, the first of ``finetune.seeds``.
+    """
+    chosen = dict(config.get("predict", {}).get("model", {}))
+    pretrained = chosen.get("pretrained")
+    if pretrained is None:
+        pretrained = next(iter(config["pretrain"]["models"]), "none")
+    strategy = chosen.get("strategy")
+    if strategy is None:
+        strategy = "scratch" if pretrained == "none" else "full"
+    train_size = chosen.get("train_size")
+    if train_size is None:
+        train_size = max(config["finetune"]["train_sizes"])
+    seed = chosen.get("seed")
+    if seed is None:
+        seed = config["finetune"]["seeds"][0]
+    return {"pretrained": pretrained, "strategy": strategy, "train_size": train_size, "seed": seed}
+
+
+def input_spec(entry: dict, user_entry: dict | None = None, labels: bool = True) -> dict:
+    """The ``seqtune.inputs`` spec of a file data set (or prediction input) from its config entry.
+
+    ``entry`` has the schema's defaults filled in; ``user_entry`` is the entry as written, before defaults: a
+    ``split_column`` the user did not write is dropped (an explicit one makes the split column required). Keys set to
+    null are dropped; ``labels=False`` drops the label keys (prediction).
+    """
+    spec = {key: value for key, value in entry.items() if value is not None}
+    if user_entry is not None and "split_column" not in user_entry:
+        spec.pop("split_column", None)
+    if not labels:
+        for key in ("labels", "label_column", "split_column"):
+            spec.pop(key, None)
+    return spec
+
+
+def input_files(entry: dict) -> dict:
+    """The input files of a file data set or prediction input, by role (for rule inputs)."""
+    files = {}
+    if entry.get("path"):
+        files["path"] = entry["path"]
+    if entry.get("paths"):
+        files["paths"] = list(entry["paths"].values())
+    for key in ("labels", "genome"):
+        if entry.get(key):
+            files[key] = entry[key]
+    return files

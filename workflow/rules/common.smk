@@ -1,18 +1,31 @@
+import copy
 import json
+import os
+import re
 
 import yaml
 
 from snakemake.utils import validate
 
-from seqtune.config import check_config, schema_problems
+from seqtune.config import (
+    check_config,
+    input_files,
+    input_spec,
+    predict_model,
+    schema_problems,
+)
 from seqtune.errors import SeqtuneError
 from seqtune.seeds import derive_seed
 
 # 1. Validate the config: the schema first (typos, types, ranges), reported one short line per problem, then
 #    Snakemake's validate() to fill in the schema's defaults, then checks across keys.
-_problems = schema_problems(config, workflow.source_path("../schemas/config.schema.yaml"))
+_problems = schema_problems(
+    config, workflow.source_path("../schemas/config.schema.yaml")
+)
 if _problems:
     raise WorkflowError("config error:\n  " + "\n  ".join(_problems))
+# The data set entries as written, before validate() fills in defaults (an explicit split_column is required).
+USER_DATASETS = copy.deepcopy(config["datasets"])
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
@@ -25,12 +38,26 @@ PRETRAINED = list(config["pretrain"]["models"])
 DEEP = config["finetune"]["strategies"]
 BASELINES = config["baselines"]["strategies"]
 SHUFFLED = config["controls"]["shuffled_labels"]
+SIMULATED = [n for n, d in config["datasets"].items() if d["source"] == "simulate"]
+IMPORTED = [n for n, d in config["datasets"].items() if d["source"] != "simulate"]
+# The data sets pretraining reads, each once, in config order (the leakage report checks the test split against them).
+CORPORA = list(
+    dict.fromkeys(m["dataset"] for m in config["pretrain"]["models"].values())
+)
+PREDICT_INPUTS = config["predict"]["inputs"]
+PREDICT_MODEL = predict_model(config)
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (and nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 # 2. Wildcards can only take the configured values.
 wildcard_constraints:
-    dataset="|".join(config["datasets"]),
-    pretrained="|".join(PRETRAINED + ["none"]),
+    dataset=one_of(config["datasets"]),
+    pretrained=one_of(PRETRAINED + ["none"]),
+    predict_input=one_of(PREDICT_INPUTS),
     strategy="[a-z_]+",
     train_size="[0-9]+",
     seed="[0-9]+",
@@ -69,7 +96,13 @@ def get_final_outputs():
         f"{R}/metrics.json",
         f"{R}/transfer_gain.tsv",
         f"{R}/report.html",
-    ]
+        f"{R}/split/{TARGET}/leakage.json",
+    ] + [f"{R}/predict/{name}.tsv" for name in PREDICT_INPUTS]
+
+
+def output_folder(wildcards, output):
+    """The folder of a rule's first output (params that name a folder follow a module's prefix this way)."""
+    return os.path.dirname(output[0])
 
 
 def dataset_files(name):
@@ -107,6 +140,77 @@ def get_simulate_args(wildcards):
     return [f"--{key}={value}" for key, value in args.items()]
 
 
+def get_ingest_inputs(wildcards):
+    """The files a file data set is read from, as inputs of the rule (a changed file reruns the import); marked local,
+    so paths stay relative to the working directory, also when seqtune runs as a module with a prefix.
+    """
+    files = input_files(config["datasets"][wildcards.dataset])
+    return {
+        role: [local(p) for p in path] if isinstance(path, list) else local(path)
+        for role, path in files.items()
+    }
+
+
+def get_ingest_spec(wildcards):
+    name = wildcards.dataset
+    spec = input_spec(config["datasets"][name], USER_DATASETS[name])
+    return json.dumps(spec, sort_keys=True)
+
+
+def get_split_args(wildcards):
+    """Options of `seqtune split`: split.method for the target, stratified for pretraining corpora."""
+    split = config["split"]
+    args = {
+        "validation-fraction": split["validation_fraction"],
+        "test-fraction": split["test_fraction"],
+        "seed": derive_seed(config["seed"], "split", wildcards.dataset),
+    }
+    if wildcards.dataset == TARGET:
+        args["method"] = split["method"]
+        args["largest-train-size"] = max(config["finetune"]["train_sizes"])
+        if split["method"] == "chromosome":
+            args["validation-chroms"] = ",".join(split["validation_chroms"])
+            args["test-chroms"] = ",".join(split["test_chroms"])
+        elif split["method"] == "similarity":
+            args["similarity-k"] = split["similarity_k"]
+            args["similarity-threshold"] = split["similarity_threshold"]
+    return [f"--{key}={value}" for key, value in args.items()]
+
+
+def get_leakage_args():
+    """Options of `seqtune leakage` from the config (params: a change reruns the report)."""
+    leakage = config["leakage"]
+    return [
+        f"--policy={leakage['policy']}",
+        f"--near-k={leakage['near_k']}",
+        f"--near-threshold={leakage['near_threshold']}",
+        f"--seed={derive_seed(config['seed'], 'leakage', TARGET)}",
+    ]
+
+
+def get_corpus_args(wildcards, input):
+    """Each pretraining corpus with its manifest, from the rule's input (input paths only: see get_pretrained_arg)."""
+    args = []
+    for codes, manifest in zip(input.corpus_codes, input.corpus_manifests):
+        args += [f"--corpus-codes={codes}", f"--corpus-manifest={manifest}"]
+    return args
+
+
+def get_predict_inputs(wildcards):
+    """The fine-tuned weights predict.model names, and the input files of one predict.inputs entry."""
+    m = PREDICT_MODEL
+    files = input_files(PREDICT_INPUTS[wildcards.predict_input])
+    return {
+        "weights": f"{R}/finetune/{m['pretrained']}/{m['strategy']}/n{m['train_size']}/seed{m['seed']}/model.safetensors",
+        **{role: local(path) for role, path in files.items()},
+    }
+
+
+def get_predict_spec(wildcards):
+    spec = input_spec(PREDICT_INPUTS[wildcards.predict_input], labels=False)
+    return json.dumps(spec, sort_keys=True)
+
+
 def get_pretrain_codes(wildcards):
     return f"{R}/data/{config['pretrain']['models'][wildcards.pretrained]['dataset']}/codes.npy"
 
@@ -137,7 +241,8 @@ def get_pretrained_weights(wildcards):
     return f"{R}/pretrain/{wildcards.pretrained}/model.safetensors"
 
 
-def get_finetune_args(wildcards, input):
+def get_finetune_args(wildcards):
+    """Options of `seqtune finetune` that depend on the config and the run (params: a change reruns the run)."""
     strategy = deep_strategy(wildcards)
     training = {
         **config["finetune"].get("training", {}),
@@ -150,11 +255,16 @@ def get_finetune_args(wildcards, input):
         f"--training={json.dumps(training, sort_keys=True)}",
         f"--model={json.dumps(config['model'], sort_keys=True)}",
     ]
-    if input.get("pretrained"):
-        args.append(f"--pretrained={input.pretrained}")
     if wildcards.strategy == "shuffled_labels":
         args.append("--shuffle-labels")
     return args
+
+
+def get_pretrained_arg(wildcards, input):
+    """--pretrained WEIGHTS from the rule's input (so that a module's prefix applies); none for scratch. Snakemake
+    leaves params derived from input out of its params rerun trigger: keep only input paths here.
+    """
+    return [f"--pretrained={input.pretrained}"] if input.get("pretrained") else []
 
 
 def get_run_identity(wildcards):

@@ -23,7 +23,8 @@ rule finetune:
         gpu=0,
     params:
         args=get_finetune_args,
+        pretrained=get_pretrained_arg,
     shell:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
-        " {params.args:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.args:q} {params.pretrained:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

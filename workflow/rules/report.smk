@@ -1,6 +1,7 @@
 rule aggregate:
     input:
-        get_run_metrics(),
+        metrics=get_run_metrics(),
+        leakage=f"{R}/split/{TARGET}/leakage.json",
     output:
         metrics_tsv=report(
             f"{R}/metrics.tsv",
@@ -24,7 +25,7 @@ rule aggregate:
     params:
         metric=config["evaluation"]["metric"],
     shell:
-        "seqtune aggregate {input:q} --metrics-tsv {output.metrics_tsv:q}"
+        "seqtune aggregate {input.metrics:q} --metrics-tsv {output.metrics_tsv:q}"
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
         " 2> {log:q}"
 
@@ -35,6 +36,7 @@ rule report:
         metrics_json=f"{R}/metrics.json",
         gain_tsv=f"{R}/transfer_gain.tsv",
         split_summary=f"{R}/split/{TARGET}/summary.json",
+        leakage=f"{R}/split/{TARGET}/leakage.json",
         config=f"{R}/config.yaml",
     output:
         html=report(
@@ -58,7 +60,7 @@ rule report:
     shell:
         "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
         " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
-        " --html {output.html:q} --figure {output.figure:q} 2> {log:q}"
+        " --leakage {input.leakage:q} --html {output.html:q} --figure {output.figure:q} 2> {log:q}"
 
 
 rule config_snapshot:

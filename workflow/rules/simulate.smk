@@ -3,6 +3,8 @@ rule simulate:
         dataset_files("{dataset}"),
     log:
         "logs/simulate/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(SIMULATED),
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -10,7 +12,7 @@ rule simulate:
         mem_mb=4000,
         runtime=30,
     params:
-        out_dir=lambda wildcards: f"{R}/data/{wildcards.dataset}",
+        out_dir=output_folder,
         args=get_simulate_args,
     shell:
         "seqtune simulate --out-dir {params.out_dir:q} {params.args:q} 2> {log:q}"

@@ -14,10 +14,32 @@ rule split:
         mem_mb=2000,
         runtime=10,
     params:
-        validation=config["split"]["validation_fraction"],
-        test=config["split"]["test_fraction"],
-        seed=lambda wildcards: derive_seed(config["seed"], "split", wildcards.dataset),
+        args=get_split_args,
     shell:
         "seqtune split --codes {input.codes:q} --manifest {output.manifest:q} --summary {output.summary:q}"
-        " --validation-fraction {params.validation} --test-fraction {params.test} --seed {params.seed}"
-        " 2> {log:q}"
+        " {params.args:q} 2> {log:q}"
+
+
+rule leakage:
+    input:
+        codes=f"{R}/data/{TARGET}/codes.npy",
+        labels=f"{R}/data/{TARGET}/labels.tsv",
+        manifest=f"{R}/split/{TARGET}/manifest.tsv",
+        corpus_codes=[f"{R}/data/{name}/codes.npy" for name in CORPORA],
+        corpus_manifests=[f"{R}/split/{name}/manifest.tsv" for name in CORPORA],
+    output:
+        f"{R}/split/{TARGET}/leakage.json",
+    log:
+        "logs/leakage/leakage.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        args=get_leakage_args(),
+        corpora=get_corpus_args,
+    shell:
+        "seqtune leakage --codes {input.codes:q} --manifest {input.manifest:q} --output {output:q}"
+        " {params.args:q} {params.corpora:q} 2> {log:q}"

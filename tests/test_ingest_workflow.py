@@ -1,0 +1,196 @@
+"""The real workflow on real-looking inputs: BED files per class on a generated genome, split by chromosome, a
+leakage report, predictions on new intervals; and a BED file that names a chromosome the genome lacks."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import snakemake
+
+pytestmark = pytest.mark.slow
+
+LENGTH = 60
+MOTIF = "CCGCGAGGGGGCGCT"  # a CTCF-like consensus planted at the centre of every 'bound' window
+CHROMOSOMES = {"chr1": 9000, "chr2": 3500, "chr3": 3500}
+SPACING = 90  # interval midpoints on this grid: the 60-nt windows never overlap
+
+
+def make_inputs(folder, seed=0):
+    """A random genome (chr1-3), bound.bed and unbound.bed (one class per file, 6 BED columns, a track line), and
+    new.bed to predict. One chr3 (test) window is a copy of a chr1 (train) window: a planted leak."""
+    rng = np.random.default_rng(seed)
+    genome = {name: rng.choice(list("ACGT"), size) for name, size in CHROMOSOMES.items()}
+    beds = {"bound": ["track name=bound"], "unbound": []}
+    windows = {}
+    for name, size in CHROMOSOMES.items():
+        for k, middle in enumerate(range(100, size - 100, SPACING)):
+            label = "bound" if k % 2 else "unbound"
+            if label == "bound":
+                start = middle - len(MOTIF) // 2
+                genome[name][start:start + len(MOTIF)] = list(MOTIF)
+            width = int(rng.integers(10, 40))
+            strand = "+-"[k % 3 == 0]
+            beds[label].append(f"{name}\t{middle - width // 2}\t{middle - width // 2 + width}\t{name}_{k}\t0\t{strand}")
+            windows[(name, k)] = (middle - LENGTH // 2, strand)
+    # The leak: copy the window of chr1_1 over the window of chr3_1 (same strand, so the sequences are identical).
+    (source_start, _), (target_start, _) = windows[("chr1", 1)], windows[("chr3", 1)]
+    genome["chr3"][target_start:target_start + LENGTH] = genome["chr1"][source_start:source_start + LENGTH]
+    with open(folder / "genome.fa", "w") as handle:
+        for name, bases in genome.items():
+            sequence = "".join(bases)
+            handle.write(f">{name}\n" + "\n".join(sequence[i:i + 70] for i in range(0, len(sequence), 70)) + "\n")
+    (folder / "bound.bed").write_text("\n".join(beds["bound"]) + "\n")
+    (folder / "unbound.bed").write_text("\n".join(beds["unbound"]) + "\n")
+    (folder / "new.bed").write_text("chr1\t1000\t1020\tq1\t0\t+\nchr2\t500\t530\tq2\t0\t-\n")
+
+
+def config(folder):
+    return {
+        "seed": 5,
+        "results": "results",
+        "sequence_length": LENGTH,
+        "datasets": {
+            "corpus": {"source": "simulate", "task": "motif_presence", "n_sequences": 300,
+                       "motifs": ["MA0139.2", "MA0035.4"]},
+            "target": {"source": "bed", "paths": {"bound": "bound.bed", "unbound": "unbound.bed"},
+                       "genome": "genome.fa", "id_column": 4},
+        },
+        "split": {"method": "chromosome", "validation_chroms": ["chr2"], "test_chroms": ["chr3"]},
+        "model": {"channels": 8, "n_blocks": 1, "first_kernel_size": 9},
+        "pretrain": {"models": {"motifs": {"dataset": "corpus"}},
+                     "training": {"max_epochs": 2, "patience": 1, "batch_size": 64}},
+        "finetune": {"dataset": "target", "strategies": ["scratch", "full"], "train_sizes": [40], "seeds": [1],
+                     "training": {"max_epochs": 3, "patience": 2}},
+        "baselines": {"strategies": ["kmer_logreg"]},
+        "controls": {"shuffled_labels": {"enabled": False}},
+        "leakage": {"policy": "warn"},
+        "predict": {"inputs": {"new": {"source": "bed", "path": "new.bed", "genome": "genome.fa", "id_column": 4}}},
+    }
+
+
+@pytest.fixture(scope="module")
+def bed_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bed")
+    make_inputs(workdir)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config(workdir)))
+    snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2")
+    return workdir
+
+
+def test_bed_data_set_is_imported_split_by_chromosome_and_run_end_to_end(bed_run):
+    results = bed_run / "results"
+    labels = pd.read_csv(results / "data" / "target" / "labels.tsv", sep="\t")
+    assert {"id", "label", "chrom", "start", "end", "strand"} <= set(labels.columns)
+    assert set(labels["label"]) == {"bound", "unbound"}
+    assert ((labels["end"] - labels["start"]) == LENGTH).all()
+    info = json.loads((results / "data" / "target" / "dataset.json").read_text())
+    assert info["length"] == LENGTH and info["import"]["format"] == "bed"
+    assert {entry["path"] for entry in info["import"]["files"]} == {"bound.bed", "unbound.bed", "genome.fa"}
+    # every 'bound' window carries the motif at its centre, on the interval's strand
+    fasta = (results / "data" / "target" / "sequences.fasta").read_text().split(">")[1:]
+    sequences = {record.split("\n", 1)[0]: record.split("\n", 1)[1].replace("\n", "") for record in fasta}
+    reverse = MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    for record in labels.itertuples():
+        carries = MOTIF in sequences[record.id] or reverse in sequences[record.id]
+        assert carries == (record.label == "bound"), record.id
+
+    manifest = pd.read_csv(results / "split" / "target" / "manifest.tsv", sep="\t").merge(labels, on="id")
+    assert (manifest.groupby("chrom")["split"].agg(set) == pd.Series(
+        {"chr1": {"train"}, "chr2": {"validation"}, "chr3": {"test"}})).all()
+    summary = json.loads((results / "split" / "target" / "summary.json").read_text())
+    assert summary["method"] == "chromosome" and summary["train_chroms"] == ["chr1"]
+
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    assert set(metrics["strategy"]) == {"scratch", "full", "kmer_logreg"} and len(metrics) == 3
+    assert (metrics["n_test"] == (manifest["split"] == "test").sum()).all()
+    assert (results / "report.html").is_file()
+
+
+def test_leakage_report_finds_the_planted_duplicate(bed_run):
+    report = json.loads((bed_run / "results" / "split" / "target" / "leakage.json").read_text())
+    assert report["policy"] == "warn" and not report["clean"]
+    exact = report["exact_duplicates"]
+    assert exact["groups_across_splits"] == 1
+    assert {member["id"] for member in exact["examples"][0]} == {"chr1_1", "chr3_1"}
+    assert report["interval_overlaps"]["clusters_across_splits"] == 0
+    assert report["corpus_overlap"]["test_records"] == report["split_sizes"]["test"]
+    assert report["corpora"][0]["codes"].endswith("data/corpus/codes.npy")
+    assert "leakage" in (bed_run / "logs" / "leakage" / "leakage.log").read_text()
+
+
+def test_predictions_for_new_intervals(bed_run):
+    predictions = pd.read_csv(bed_run / "results" / "predict" / "new.tsv", sep="\t")
+    assert predictions["id"].tolist() == ["q1", "q2"]
+    assert np.allclose(predictions[["prob_bound", "prob_unbound"]].sum(axis=1), 1, atol=1e-5)
+
+
+def test_leakage_policy_fail_stops_the_run_and_leaves_no_report(bed_run):
+    output = bed_run / "results" / "split" / "target" / "leakage.json"
+    process = snakemake(bed_run, "--configfile", str(bed_run / "config.yaml"), "--cores", "1",
+                        "--config", "leakage={'policy': 'fail'}", check=False)
+    assert process.returncode != 0
+    log = (bed_run / "logs" / "leakage" / "leakage.log").read_text()
+    assert "leakage across splits: 1 identical sequence(s) span splits" in log
+    assert not output.exists()
+
+
+def test_an_interval_on_a_missing_chromosome_fails_the_import_and_leaves_no_files(tmp_path):
+    make_inputs(tmp_path)
+    with open(tmp_path / "unbound.bed", "a") as handle:
+        handle.write("chrX\t100\t130\tbad\t0\t+\n")
+    bad_line = len((tmp_path / "unbound.bed").read_text().splitlines())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config(tmp_path)))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "1",
+                        "results/data/target/codes.npy", check=False)
+    assert process.returncode != 0
+    log = (tmp_path / "logs" / "ingest" / "target.log").read_text()
+    assert f"unbound.bed, line {bad_line}: chromosome 'chrX' is not in the genome genome.fa" in log
+    folder = tmp_path / "results" / "data" / "target"
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda c: c["datasets"]["target"].update(n_sequences=100), "datasets.target: Additional properties are not "
+                                                                 "allowed ('n_sequences' was unexpected)"),
+    (lambda c: c["datasets"]["target"].update(sequence_column="seq"), "'sequence_column' was unexpected"),
+    (lambda c: c["split"].update(test_chroms=[]), "split.test_chroms: split.method chromosome needs at least one"),
+    (lambda c: c["split"].update(method="column"), "split.method: column uses the data set's own split column"),
+    (lambda c: c["predict"].update(model={"pretrained": "nope"}), "predict.model.pretrained: 'nope'"),
+], ids=["simulate key on a BED data set", "tsv key on a BED data set", "no test chromosome",
+        "column split of a BED data set", "unknown model to predict with"])
+def test_file_data_set_config_errors_name_the_key(tmp_path, edit, expected):
+    settings = config(tmp_path)
+    edit(settings)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", check=False)
+    assert process.returncode != 0
+    assert expected in process.stdout + process.stderr, (process.stdout + process.stderr)[-2000:]
+
+
+def test_split_methods_check_their_data(tmp_path):
+    from conftest import seqtune
+
+    table = tmp_path / "data.tsv"
+    rng = np.random.default_rng(1)
+    rows = [f"s{i}\t{''.join(rng.choice(list('ACGT'), 30))}\t{'ab'[i % 2]}" for i in range(40)]
+    table.write_text("id\tsequence\tlabel\n" + "\n".join(rows) + "\n")
+    folder = tmp_path / "data"
+    seqtune("ingest", "--out-dir", str(folder), "--spec", json.dumps({"source": "tsv", "path": str(table)}),
+            "--length", "30", "--seed", "1", check=True)
+    outputs = ["--codes", str(folder / "codes.npy"), "--manifest", str(tmp_path / "m.tsv"),
+               "--summary", str(tmp_path / "s.json"), "--seed", "1"]
+    for method, message in (("column", "split.method column needs the data set's own split"),
+                            ("chromosome", "split.method chromosome needs a 'chrom' column")):
+        process = seqtune("split", *outputs, "--method", method)
+        assert process.returncode == 2 and message in process.stderr, process.stderr
+    process = seqtune("split", *outputs, "--method", "stratified", "--largest-train-size", "100")
+    assert process.returncode == 2 and "finetune.train_sizes: 100 is more than the" in process.stderr
+    assert not (tmp_path / "m.tsv").exists()
+    seqtune("split", *outputs, "--method", "similarity", "--similarity-k", "6", check=True)
+    manifest = pd.read_csv(tmp_path / "m.tsv", sep="\t")
+    assert {"id", "split", "stratum", "group"} <= set(manifest.columns)
+    assert json.loads((tmp_path / "s.json").read_text())["method"] == "similarity"

@@ -1,0 +1,20 @@
+rule predict:
+    input:
+        unpack(get_predict_inputs),
+    output:
+        f"{R}/predict/{{predict_input}}.tsv",
+    log:
+        "logs/predict/{predict_input}.log",
+    conda:
+        "../envs/seqtune.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    params:
+        spec=get_predict_spec,
+        rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
+    shell:
+        "seqtune predict --weights {input.weights:q} --input-spec {params.spec:q} --output {output:q}"
+        " {params.rc_average} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
