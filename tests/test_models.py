@@ -130,3 +130,30 @@ def test_masked_nucleotide_pretraining_learns_beyond_base_frequencies():
     # The pretrained backbone transfers: a classification head replaces the masked head.
     change = replace_head(model, 2)
     assert change["old_head"] == "masked" and model(torch.zeros(3, 4, 96)).shape == (3, 2)
+
+
+def test_shuffled_label_control_sits_at_chance_on_a_learnable_task():
+    """The same model that learns the toy task scores chance when its training labels are permuted."""
+    from sklearn.metrics import roc_auc_score
+
+    from seqtune.train import predict_proba
+
+    codes, labels = toy_data(900, seed=4)
+    device = torch.device("cpu")
+    test = torch.from_numpy(codes[600:])
+    scores = {}
+    for shuffled in (False, True):
+        aurocs = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            train_labels = rng.permutation(labels[:400]) if shuffled else labels[:400]
+            val_labels = rng.permutation(labels[400:600]) if shuffled else labels[400:600]
+            torch.manual_seed(seed)
+            model = SequenceModel(ModelSpec(length=60, channels=16, n_blocks=2, pool_size=2), 2)
+            fit(model, Dataset.from_numpy(codes[:400], train_labels, False, device),
+                Dataset.from_numpy(codes[400:600], val_labels, False, device),
+                TrainSettings(max_epochs=8, patience=3, learning_rate=5e-3), "scratch", seed=seed)
+            aurocs.append(roc_auc_score(labels[600:], predict_proba(model, test, False)[:, 1]))
+        scores[shuffled] = float(np.mean(aurocs))
+    assert scores[False] > 0.9
+    assert abs(scores[True] - 0.5) < 0.08, scores
