@@ -183,14 +183,17 @@ class Loop:
     """One model + AdamW, and an epoch function: seqtune's inner loop (codes -> one-hot per batch) or a plain loop."""
 
     def __init__(self, model: nn.Module, codes: torch.Tensor, targets: torch.Tensor, batch: int, kind: str,
-                 fused_adamw: bool = False, channels_last_input: bool = False, seed: int = 0):
+                 fused_adamw: bool | None = None, channels_last_input: bool = False, seed: int = 0):
         self.model, self.codes, self.targets, self.batch, self.kind = model, codes, targets, batch, kind
         self.generator = torch.Generator().manual_seed(seed)
         self.loss_fn = nn.BCEWithLogitsLoss()
         settings = TrainSettings(learning_rate=1e-3, batch_size=batch)
         groups = seqtune_train.apply_strategy(model, "scratch", settings)
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=settings.weight_decay,
-                                           **({"fused": True} if fused_adamw else {}))
+        if fused_adamw is None and hasattr(seqtune_train, "adamw"):  # fit's own optimizer (fused since 2026-11-29)
+            self.optimizer = seqtune_train.adamw(groups, settings.weight_decay, codes.device)
+        else:
+            self.optimizer = torch.optim.AdamW(groups, weight_decay=settings.weight_decay,
+                                               **({"fused": True} if fused_adamw else {}))
         if kind == "plain":  # the floor: the whole data set pre-encoded once as float one-hot (N, 4, L)
             self.x = one_hot(codes).contiguous()
             if channels_last_input:
@@ -295,7 +298,8 @@ class FastConvBlock(ConvBlock):
         return h * torch.rand_like(h).ge_(p).mul_(1 / (1 - p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv, bn, pool, dropout = self[0], self[1], self[3], self[4]
+        conv, bn, dropout = self[0], self[1], self[4]
+        pool = next((m for m in self if isinstance(m, nn.MaxPool1d)), self[2])  # index 3 until 2026-11-28, now 2
         k = pool.kernel_size if isinstance(pool, nn.MaxPool1d) else 1
         k = k[0] if isinstance(k, tuple) else k
         if self.layout == "conv1d":
@@ -363,7 +367,7 @@ def step_flops(model: nn.Module, codes: torch.Tensor, targets: torch.Tensor, bat
 
 # ------------------------------------------------------------------------------------------------------ profile
 def profile_phases(model: nn.Module, codes: torch.Tensor, targets: torch.Tensor, batch: int, steps: int,
-                   fused_adamw: bool = False) -> tuple[list[dict], list[dict], float]:
+                   fused_adamw: bool | None = None) -> tuple[list[dict], list[dict], float]:
     """torch.profiler over ``steps`` seqtune-loop steps: time per phase and the top ops by self CPU time."""
     from torch.autograd.profiler import record_function
     from torch.profiler import ProfilerActivity, profile
@@ -645,18 +649,19 @@ def main() -> None:
 
     # 5. layout sweep ---------------------------------------------------------------------------------------------
     section("5. memory layout / backend at batch 512 (seqtune inner loop; same parameters, same FLOPs)")
+    # seqtune's ConvBlock computes in channels-last height-1 form since 2026-11-29; all three with ReLU after pool.
     layouts = {
-        "Conv1d (seqtune)": copy.deepcopy(base),
-        "Conv2d h=1, NCHW": variant(base, "nchw"),
-        "Conv2d h=1, channels_last": variant(base, "nhwc"),
+        "seqtune (channels_last Conv2d h=1)": copy.deepcopy(base),
+        "Conv1d (NCL, the path until 2026-11-28)": variant(base, "conv1d", True),
+        "Conv2d h=1, NCHW": variant(base, "nchw", True),
     }
     for name, model in layouts.items():
-        if name != "Conv1d (seqtune)":
+        if name != "seqtune (channels_last Conv2d h=1)":
             print(f"  {name}: max |output difference| vs seqtune = {max_output_difference(base, model, codes):.2e}")
     cases = {name: Loop(model, codes, targets, 512, "seqtune") for name, model in layouts.items()}
     rates, mm_rounds = with_matmul(cases, n, rounds, matmul)
-    reference = rates["Conv1d (seqtune)"]
-    rows = [{"layout": name, "seq/s": statistics.median(v), "vs Conv1d": median_ratio(v, reference),
+    reference = rates["seqtune (channels_last Conv2d h=1)"]
+    rows = [{"layout": name, "seq/s": statistics.median(v), "vs seqtune": median_ratio(v, reference),
              "of matmul": fraction(v, mm_rounds, flops_per_sequence)} for name, v in rates.items()]
     # oneDNN off is ~10x slower: fewer sequences, its own paired rounds against the default.
     small = min(n, 512)
@@ -670,12 +675,12 @@ def main() -> None:
                 slow_off()
 
     slow = interleaved({"on": slow_on, "off": mkldnn_off}, small, 2)
-    rows.append({"layout": "Conv1d, torch.backends.mkldnn disabled (batch 256, 512 seqs)",
-                 "seq/s": statistics.median(slow["off"]), "vs Conv1d": median_ratio(slow["off"], slow["on"]),
+    rows.append({"layout": "seqtune, torch.backends.mkldnn disabled (batch 256, 512 seqs)",
+                 "seq/s": statistics.median(slow["off"]), "vs seqtune": median_ratio(slow["off"], slow["on"]),
                  "of matmul": statistics.median(slow["off"]) * flops_per_sequence / 1e9 / statistics.median(
                      mm_rounds)})
     print(table(rows))
-    best_layout = max(rows, key=lambda r: r["vs Conv1d"])
+    best_layout = max(rows, key=lambda r: r["vs seqtune"])
     print(f"  best layout: {best_layout['layout']}")
     results["layout_sweep"] = rows
 
@@ -699,15 +704,14 @@ def main() -> None:
 
     # 7. prototypes ----------------------------------------------------------------------------------------------------
     section("7. prototyped changes, batch 512, seqtune inner loop (same rounds, paired ratios)")
+    # Since 2026-11-29 seqtune is A+B+C ("as is"); the seqtune of 2026-11-25 is the Conv1d path, ReLU before pool,
+    # unfused AdamW.
     protos = {
-        "seqtune as is": (copy.deepcopy(base), False),
-        "A. ReLU after max pool (exact)": (variant(base, "conv1d", True), False),
-        "B. channels_last Conv2d(h=1) blocks": (variant(base, "nhwc", False), False),
-        "C. AdamW(fused=True)": (copy.deepcopy(base), True),
-        "E. dropout mask from rand_like": (variant(base, "conv1d", False, True), False),
-        "A+B": (variant(base, "nhwc", True), False),
-        "A+B+C": (variant(base, "nhwc", True), True),
-        "A+B+C+E": (best_variant(base), True),
+        "seqtune as is": (copy.deepcopy(base), None),
+        "seqtune of 2026-11-25 (Conv1d, ReLU before pool, AdamW)": (variant(base, "conv1d", False), False),
+        "as is, unfused AdamW": (copy.deepcopy(base), False),
+        "as is, ReLU before pool": (variant(base, "nhwc", False), None),
+        "A+B+C+E (as is + rand_like dropout)": (best_variant(base), True),
     }
     for name, (model, _) in protos.items():
         if name != "seqtune as is":
@@ -777,12 +781,14 @@ def main() -> None:
     results["matmul_gflops"] = {"start": mm_start, "end": mm_end, "one_thread": mm_one,
                                 "median": statistics.median(mm_start + mm_end), "max": max(mm_start + mm_end)}
     seqtune_row = results["batch512"]["rows"][1]
-    proto_row = [r for r in results["prototypes"]["rows"] if r["change"] == "A+B+C+E"][0]
+    proto_row = [r for r in results["prototypes"]["rows"] if r["change"].startswith("A+B+C+E")][0]
+    old_row = [r for r in results["prototypes"]["rows"] if r["change"].startswith("seqtune of 2026-11-25")][0]
     results["summary"] = {
         "matmul_gflops_median": results["matmul_gflops"]["median"],
         "seqtune_512_seq_per_s": seqtune_row["seq/s"], "seqtune_512_of_matmul": seqtune_row["of matmul"],
         "seqtune_vs_plain_512": seqtune_row["vs plain"],
         "prototype_512_vs_as_is": proto_row["vs as is"], "prototype_512_of_matmul": proto_row["of matmul"],
+        "as_is_vs_2026_11_25": 1 / old_row["vs as is"], "of_matmul_2026_11_25": old_row["of matmul"],
         "target_of_matmul": 0.5, "best_batch": best_batch["batch"], "best_layout": best_layout["layout"],
     }
     results["load_average_end"] = os.getloadavg()[0]
@@ -795,7 +801,7 @@ def main() -> None:
           "matmul")
     if "prototypes_one_thread" in results:
         one = results["batch512_one_thread"]["rows"][1]
-        proto_one = [r for r in results["prototypes_one_thread"]["rows"] if r["change"] == "A+B+C+E"][0]
+        proto_one = [r for r in results["prototypes_one_thread"]["rows"] if r["change"].startswith("A+B+C+E")][0]
         results["summary"].update({"seqtune_512_one_thread_of_matmul": one["of 1-thread matmul"],
                                    "prototype_512_one_thread_vs_as_is": proto_one["vs as is"],
                                    "prototype_512_one_thread_of_matmul": proto_one["of 1-thread matmul"]})

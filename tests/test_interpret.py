@@ -243,7 +243,8 @@ def test_trained_cnn_recovers_motifs_better_than_untrained(tmp_path):
     out = tmp_path / "interpret"
     summary = interpret(str(weights), str(folder / "codes.npy"), str(tmp_path / "manifest.tsv"),
                         str(folder / "sites.tsv"), 12, str(out / "scores.tsv"), str(out / "summary.json"),
-                        str(out / "tracks.png"), seed=1, n_plot=2)
+                        str(out / "tracks.png"), seed=1, n_plot=2,
+                        run={"pretrained": "none", "strategy": "scratch", "train_size": 400, "seed": 1})
     table = pd.read_csv(out / "scores.tsv", sep="\t")
     assert len(table) == 12 and set(table["label"]) == {"positive"} and (table["n_relevant_sites"] > 0).all()
     assert summary["relevant_motifs"] == ["MA0139.2"]
@@ -251,3 +252,67 @@ def test_trained_cnn_recovers_motifs_better_than_untrained(tmp_path):
     assert set(summary["filters"]["best_filter_per_motif"]) == {"MA0139.2", "MA0035.4"}
     assert len(summary["filters"]["table"]) == 16
     assert (out / "tracks.png").stat().st_size > 1000
+    assert summary["run"]["strategy"] == "scratch" and summary["plot"] == str(out / "tracks.png")
+
+
+# ------------------------------------------------------------------------------------------------ across runs
+def fake_summary(strategy: str, pretrained: str, seed: int, ism_auroc: float, similarity: float = 0.5) -> dict:
+    """The parts of an ``interpret`` JSON summary that ``summarise_interpretation`` reads."""
+    def recovery(auroc):
+        site = {"auroc": auroc, "precision_at_k": auroc - 0.3, "n_sequences": 10}
+        return {"relevant": site, "all": {**site, "auroc": auroc - 0.1},
+                "per_motif": {"M1": site, "M2": {**site, "auroc": 0.5}}}
+    return {"method": "ism", "position_score": "max_abs", "window": 1, "n_sequences": 10, "target": "positive",
+            "score": "centred logit", "relevant_motifs": ["M1"], "seed": 5, "n_with_relevant_sites": 10,
+            "mean_probability": 0.8, "seconds": {"ism": 1.0, "gradient_x_input": 0.1},
+            "recovery": {"ism": recovery(ism_auroc), "gradient_x_input": recovery(ism_auroc - 0.05)},
+            "filters": {"best_filter_per_motif": {
+                "M1": {"motif_name": "one", "filter": 0, "similarity": similarity, "shuffled_filters_similarity": 0.3,
+                       "n_filters_best_matching": 2}}},
+            "run": {"pretrained": pretrained, "strategy": strategy, "train_size": 100, "seed": seed},
+            "plot": f"plots/{strategy}{seed}.png"}
+
+
+def test_summarise_interpretation_means_sds_and_paired_difference_from_scratch(tmp_path):
+    import json
+
+    from seqtune.interpret import summarise_interpretation
+
+    values = {("none", "scratch"): [0.6, 0.7, 0.65], ("motifs", "full"): [0.9, 0.95, 0.85]}
+    files = []
+    for (pretrained, strategy), aurocs in values.items():
+        for seed, auroc in enumerate(aurocs, start=1):
+            path = tmp_path / f"{strategy}{seed}.json"
+            path.write_text(json.dumps(fake_summary(strategy, pretrained, seed, auroc, similarity=auroc)))
+            files.append(str(path))
+    result = summarise_interpretation(files, str(tmp_path / "out.tsv"), str(tmp_path / "out.json"))
+    table = pd.read_csv(tmp_path / "out.tsv", sep="\t")
+    assert len(table) == 2 * 2 * 2 * 2  # models x methods x site sets x measures
+    full = table[(table["model"] == "full:motifs") & (table["method"] == "ism") & (table["sites"] == "relevant")
+                 & (table["measure"] == "auroc")].iloc[0]
+    assert full["n_seeds"] == 3 and full["mean"] == pytest.approx(0.9) and full["sd"] == pytest.approx(0.05)
+    # Paired by seed: (0.9-0.6, 0.95-0.7, 0.85-0.65) = (0.3, 0.25, 0.2)
+    assert full["minus_scratch_mean"] == pytest.approx(0.25) and full["minus_scratch_sd"] == pytest.approx(0.05)
+    assert full["minus_scratch_ci_low"] < 0.25 < full["minus_scratch_ci_high"]
+    scratch = table[(table["model"] == "scratch") & (table["method"] == "gradient_x_input")
+                    & (table["sites"] == "all") & (table["measure"] == "auroc")].iloc[0]
+    assert scratch["mean"] == pytest.approx(0.65 - 0.05 - 0.1) and np.isnan(scratch["minus_scratch_mean"])
+
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert written["settings"]["relevant_motifs"] == ["M1"] and len(written["runs"]) == 6
+    assert "full:motifs 0.900 ± 0.050" in written["sentences"][0] and "+0.250" in written["sentences"][0]
+    filters = {row["model"]: row for row in written["filters"]}
+    assert filters["full:motifs"]["similarity_mean"] == pytest.approx(0.9) and filters["scratch"]["relevant"]
+    assert filters["scratch"]["chance_mean"] == pytest.approx(0.3)
+    assert {row["motif_id"] for row in written["per_motif"]} == {"M1", "M2"}
+    # One plot per model, at its first seed.
+    assert sorted((plot["model"], plot["seed"]) for plot in written["plots"]) == [("full:motifs", 1), ("scratch", 1)]
+    assert result["sentences"] == written["sentences"]
+
+
+def test_summarise_interpretation_needs_summaries(tmp_path):
+    from seqtune.errors import SeqtuneError
+    from seqtune.interpret import interpretation_runs
+
+    with pytest.raises(SeqtuneError, match="no interpretation summaries"):
+        interpretation_runs([])

@@ -55,3 +55,47 @@ def test_paired_difference_uses_the_paired_t_test():
     assert diff["p_value"] == pytest.approx(sps.ttest_rel([0.70, 0.75, 0.69], [0.60, 0.62, 0.58]).pvalue)
     gains = transfer_gain(runs)
     assert list(gains["model"]) == ["full:p"] and gains["ci_low"].iloc[0] > 0
+
+
+def test_resampled_auroc_equals_scikit_learn_on_every_resample():
+    from seqtune.stats import metric_on_resamples
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    p1 = np.round(np.clip(y * 0.2 + rng.random(300) * 0.8, 0, 1), 2)  # rounded: ties, as real scores have
+    probabilities = np.column_stack([1 - p1, p1])
+    indices = rng.integers(0, 300, size=(5, 300))
+    fast = metric_on_resamples(y, probabilities, indices, "auroc")
+    assert fast == pytest.approx([roc_auc_score(y[row], p1[row]) for row in indices])
+    accuracy = metric_on_resamples(y, probabilities, indices, "accuracy")
+    assert accuracy == pytest.approx([((p1[row] > 0.5) == y[row]).mean() for row in indices])
+
+
+def test_bootstrap_brackets_the_estimate_and_pairs_the_gain():
+    from seqtune.stats import bootstrap_over_test_examples
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 400)
+    records, predictions = [], {}
+    for seed in (1, 2, 3):
+        for model, signal in (("scratch", 0.5), ("full:motifs", 1.5)):
+            score = y * signal + rng.normal(size=400)
+            p1 = 1 / (1 + np.exp(-score))
+            probabilities = np.column_stack([1 - p1, p1])
+            predictions[(model, 100, seed)] = (y, probabilities)
+            strategy, _, pretrained = model.partition(":")
+            records.append({"strategy": strategy, "pretrained": pretrained or "none", "train_size": 100,
+                            "seed": seed, **classification_metrics(y, probabilities, 2), "n_test": 400})
+    runs = runs_table(records)
+    levels, gains = bootstrap_over_test_examples(runs, predictions, "auroc", 300, seed=0)
+    for model in ("scratch", "full:motifs"):
+        row = levels[levels["model"] == model].iloc[0]
+        mean = runs[runs["model"] == model]["auroc"].mean()
+        assert row["auroc_boot_low"] < mean < row["auroc_boot_high"]
+        assert row["auroc_boot_high"] - row["auroc_boot_low"] < 0.15
+    gain = gains[gains["model"] == "full:motifs"].iloc[0]
+    assert gain["boot_ci_low"] > 0.1  # a clear gain; the paired resample keeps its interval narrow
+    assert list(gains["model"]) == ["full:motifs"]  # scratch has no gain over itself
+    # Same seed, same intervals: the bootstrap is reproducible.
+    again, _ = bootstrap_over_test_examples(runs, predictions, "auroc", 300, seed=0)
+    pd.testing.assert_frame_equal(levels, again)

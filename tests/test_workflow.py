@@ -88,6 +88,11 @@ def test_rerun_in_a_clean_folder_gives_identical_metrics_and_weights(tiny_run, t
     first, second = tiny_run / "results", tmp_path / "results"
     assert (first / "metrics.tsv").read_bytes() == (second / "metrics.tsv").read_bytes()
     assert _digest(first) == _digest(second) and len(_digest(first)) > 0
+    # Provenance has no clock or host in it: the records are identical too (same code, same git commit).
+    assert (first / "provenance.json").read_bytes() == (second / "provenance.json").read_bytes()
+    for sidecar in sorted(first.rglob("model.json")):
+        a, b = (json.loads(path.read_text())["provenance"] for path in (sidecar, second / sidecar.relative_to(first)))
+        assert a == b, sidecar
 
 
 def test_nothing_left_to_do_after_a_run(tiny_run):
@@ -95,14 +100,154 @@ def test_nothing_left_to_do_after_a_run(tiny_run):
     assert "Nothing to be done" in process.stdout + process.stderr
 
 
-def test_changing_one_value_reruns_exactly_the_dependent_rules(tiny_run):
+def _bump(path, value):
+    def edit(config):
+        *parents, last = path
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value(node.get(last))
+    return edit
+
+
+# Jobs of the tiny study: 2 train sizes x 2 seeds = 4 per (pretrained, strategy); runs: scratch, full, linear_probe,
+# the shuffled control (strategy full from motifs), kmer_logreg, onehot_logreg.
+RERUNS = [
+    ("finetune.training", _bump(["finetune", "training", "max_epochs"], lambda v: v + 1),
+     {"finetune": 16, "evaluate": 16, "aggregate": 1, "report": 1}),
+    ("one strategy's training", _bump(["finetune", "strategy_training", "linear_probe", "learning_rate"],
+                                      lambda v: 0.02),
+     {"finetune": 4, "evaluate": 4, "aggregate": 1, "report": 1}),
+    ("pretrain.training", _bump(["pretrain", "training", "max_epochs"], lambda v: v + 1),
+     {"pretrain": 1, "finetune": 12, "evaluate": 12, "aggregate": 1, "report": 1}),
+    ("baselines.kmer_k", _bump(["baselines", "kmer_k"], lambda v: 4),
+     {"baseline": 4, "aggregate": 1, "report": 1}),
+]
+
+
+@pytest.mark.parametrize("name, change, expected", RERUNS, ids=[case[0] for case in RERUNS])
+def test_changing_one_value_reruns_exactly_the_dependent_rules(tiny_run, name, change, expected):
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
-    config["finetune"]["training"]["max_epochs"] += 1
+    change(config)
     changed = tiny_run / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     process = snakemake(tiny_run, "--configfile", str(changed), "-n", "--quiet", "rules")
     output = process.stdout + process.stderr
-    rerun = {line.split()[0] for line in output.splitlines()
-             if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] not in ("total", "job")}
-    assert {"finetune", "evaluate", "aggregate", "report"} <= rerun, output
-    assert not rerun & {"simulate", "split", "pretrain", "baseline"}, output
+    counts = {line.split()[0]: int(line.split()[1]) for line in output.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] not in ("total", "job")}
+    # Rules downstream of the models (interpretation, model cards) may rerun too; these must match exactly:
+    core = ("simulate", "ingest", "split", "leakage", "pretrain", "finetune", "evaluate", "baseline", "aggregate",
+            "report", "predict")
+    assert {rule: counts.get(rule, 0) for rule in core} == {rule: expected.get(rule, 0) for rule in core}, output
+
+
+def _interpreted(config):
+    """(pretrained, strategy, n<size>, seed<seed>) of every model the tiny study interprets: fine-tuned and scratch at
+    the largest train size, every seed; not the shuffled-label control, not the baselines."""
+    size = max(config["finetune"]["train_sizes"])
+    pairs = [("none", "scratch"), ("motifs", "full"), ("motifs", "linear_probe")]
+    return sorted((p, s, f"n{size}", f"seed{seed}") for p, s in pairs for seed in config["finetune"]["seeds"])
+
+
+def test_interpretation_outputs_are_sane(tiny_run):
+    results = tiny_run / "results"
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    found = sorted(path.parent.relative_to(results / "interpret").parts
+                   for path in (results / "interpret").rglob("interpretation.json"))
+    assert found == _interpreted(config)
+    n_test = (pd.read_csv(results / "split" / "target" / "manifest.tsv", sep="\t")["split"] == "test").sum()
+    for parts in found:
+        folder = results.joinpath("interpret", *parts)
+        scores = pd.read_csv(folder / "attributions.tsv", sep="\t")
+        assert len(scores) == min(50, n_test)  # interpretation.n_sequences, default
+        assert scores["ism_auroc"].dropna().between(0, 1).all() and scores["probability"].between(0, 1).all()
+        assert (folder / "attributions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        run = json.loads((folder / "interpretation.json").read_text())["run"]
+        assert (run["pretrained"], run["strategy"]) == parts[:2]
+
+    table = pd.read_csv(results / "interpretation.tsv", sep="\t")
+    assert set(table["model"]) == {"scratch", "full:motifs", "linear_probe:motifs"}
+    assert set(table["method"]) == {"ism", "gradient_x_input"} and set(table["sites"]) == {"relevant", "all"}
+    assert (table["n_seeds"] == len(config["finetune"]["seeds"])).all()
+    assert table["mean"].between(0, 1).all()
+    fine_tuned = table["model"] != "scratch"
+    assert table.loc[fine_tuned, "minus_scratch_mean"].notna().all()
+    assert table.loc[~fine_tuned, "minus_scratch_mean"].isna().all()
+    # The paired difference is the difference of the per-seed values it summarises.
+    summary = json.loads((results / "interpretation.json").read_text())
+    runs = pd.DataFrame(summary["runs"])
+    by_seed = runs.set_index(["model", "seed"])["ism_auroc"]
+    row = table[(table["model"] == "full:motifs") & (table["method"] == "ism") & (table["sites"] == "relevant")
+                & (table["measure"] == "auroc")].iloc[0]
+    expected = np.mean([by_seed[("full:motifs", s)] - by_seed[("scratch", s)] for s in config["finetune"]["seeds"]])
+    assert row["minus_scratch_mean"] == pytest.approx(expected, abs=1e-5)
+    # Trained models attend to the planted sites better than chance (0.5).
+    assert runs["ism_auroc"].mean() > 0.6, runs[["model", "seed", "ism_auroc"]]
+    filters = pd.DataFrame(summary["filters"])
+    assert set(filters["motif_id"]) == {"MA0139.2", "MA0035.4", "MA0080.5"}
+    assert filters["similarity_mean"].between(-1, 1).all()
+    assert sorted(plot["model"] for plot in summary["plots"]) == ["full:motifs", "linear_probe:motifs", "scratch"]
+
+    html = (results / "report.html").read_text()
+    section = html[html.index('<h2 id="interpretation">'):html.index('<h2 id="data">')]
+    assert "Pretrained then fine-tuned against scratch" in section and "First-layer filters" in section
+    assert section.count("data:image/png;base64,") == 1 + 3  # the recovery figure and one plot per model
+    assert "CTCF" in section and "not run" not in section
+
+
+def test_a_model_card_beside_every_trained_model(tiny_run):
+    results = tiny_run / "results"
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    deep = metrics[~metrics["strategy"].isin(["kmer_logreg", "onehot_logreg"])]
+    cards = sorted((results / "finetune").rglob("model_card.json"))
+    assert len(cards) == len(deep) > 0
+    interpreted = _interpreted(config)
+    for path in cards:
+        card = json.loads(path.read_text())
+        run = card["run"]
+        row = deep[(deep["pretrained"] == run["pretrained"]) & (deep["strategy"] == run["strategy"])
+                   & (deep["train_size"] == run["train_size"]) & (deep["seed"] == run["seed"])]
+        assert len(row) == 1, path
+        assert card["evaluation"]["this_run"]["auroc"] == pytest.approx(row["auroc"].iloc[0], abs=1e-5)
+        same = deep[(deep["model"] == row["model"].iloc[0]) & (deep["train_size"] == run["train_size"])]
+        over = card["evaluation"]["same_model_and_size_over_seeds"]
+        assert over["n_seeds"] == len(same)
+        assert over["auroc"]["mean"] == pytest.approx(same["auroc"].mean(), abs=1e-5)
+        assert over["auroc"]["sd"] == pytest.approx(same["auroc"].std(ddof=1), abs=1e-5)
+        assert card["data"]["n_sequences"] == 500 and card["data"]["source"] == "simulate"
+        assert card["split"]["method"] == "stratified" and sum(card["split"]["totals"].values()) == 500
+        assert (card["pretraining"] is None) == (run["pretrained"] == "none")
+        if card["pretraining"]:
+            assert card["pretraining"]["objective"] == "supervised"
+            assert card["pretraining"]["corpus"]["n_sequences"] == 1500
+        key = (run["pretrained"], run["strategy"], f"n{run['train_size']}", f"seed{run['seed']}")
+        assert (card["interpretation"] is not None) == (key in interpreted)
+        assert any("simulated" in limit for limit in card["limitations"])
+        markdown = path.with_suffix(".md").read_text()
+        assert "## Evaluation (test split)" in markdown and "## Limitations" in markdown
+        assert f"| auroc | {row['auroc'].iloc[0]:.3f} |" in markdown
+
+
+def _planned_rules(workdir, configfile):
+    process = snakemake(workdir, "--configfile", str(configfile), "-n", "--forceall", "--quiet", "rules")
+    counts = {}
+    for line in (process.stdout + process.stderr).splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "job"):
+            counts[words[0]] = int(words[1])
+    return counts
+
+
+def test_default_study_plans_interpretation_and_cards_and_interpretation_can_be_off(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    counts = _planned_rules(tmp_path, REPO / "config" / "config.yaml")
+    seeds, sizes = len(config["finetune"]["seeds"]), len(config["finetune"]["train_sizes"])
+    assert counts["interpret"] == 3 * seeds  # scratch, full, linear_probe at the largest size
+    assert counts["interpretation_summary"] == 1
+    assert counts["model_card"] == counts["finetune"] == 4 * sizes * seeds  # with the shuffled-label control
+    config["interpretation"] = {"enabled": False}
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump(config))
+    counts = _planned_rules(tmp_path, off)
+    assert "interpret" not in counts and "interpretation_summary" not in counts and counts["report"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from .errors import SeqtuneError
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-fraction", type=float, default=0.15, help="masked: fraction of positions hidden")
     p.add_argument("--seed", type=int, required=True)
     _add_compute(p)
+    p.add_argument("--nproc", type=int, default=1,
+                   help="train as this many processes on this machine (DDP through torchrun; --threads are shared "
+                        "among them); under torchrun or an srun step of several tasks, the launcher decides")
 
     p = steps.add_parser("finetune", help="fine-tune a pretrained model on the target (or train from scratch)")
     p.add_argument("--codes", required=True)
@@ -150,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-json", required=True)
     p.add_argument("--gain-tsv", required=True)
     p.add_argument("--metric", default="auroc")
+    p.add_argument("--bootstrap-resamples", type=int, default=1000,
+                   help="resamples of the test examples for bootstrap intervals (0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    p.add_argument("--provenance", default=None,
+                   help="output: the study's provenance JSON (config hash, versions, every run's input checksums)")
+    p.add_argument("--config", default=None, help="the run's config snapshot, hashed into --provenance")
 
     p = steps.add_parser("report", help="write the HTML report")
     p.add_argument("--metrics-tsv", required=True)
@@ -160,6 +170,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figure", required=True, help="learning-curve SVG")
     p.add_argument("--config", default=None, help="config file to embed in the report")
     p.add_argument("--leakage", default=None, help="leakage report (JSON) of the target's split")
+    p.add_argument("--interpretation", default=None,
+                   help="interpretation summary (JSON of `seqtune interpretation-summary`), if interpreted")
+
+    p = steps.add_parser("interpret", help="attribute a fine-tuned model's test predictions (ISM, gradient x input) "
+                                           "and score them against the planted motif sites")
+    p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
+    p.add_argument("--codes", required=True, help="codes.npy of the target data set (simulated: sites.tsv beside it)")
+    p.add_argument("--manifest", required=True, help="its split manifest (test sequences are interpreted)")
+    p.add_argument("--sites", required=True, help="the planted sites (sites.tsv of the simulated data set)")
+    p.add_argument("--scores", required=True, help="output: per-sequence motif recovery (TSV)")
+    p.add_argument("--summary", required=True, help="output: summary, filter-motif matches (JSON)")
+    p.add_argument("--plot", required=True, help="output: attribution tracks with the planted sites (PNG)")
+    p.add_argument("--n-sequences", type=int, default=50, help="test sequences to interpret")
+    p.add_argument("--method", choices=["ism", "gradient_x_input"], default="ism",
+                   help="attributions drawn in the plot (both are always scored)")
+    p.add_argument("--position-score", choices=["max_abs", "reference", "abs_reference"], default="max_abs",
+                   help="how the 4 attributions of a position become one score")
+    p.add_argument("--window", type=int, default=1, help="average position scores over this many positions")
+    p.add_argument("--n-plot", type=int, default=3, help="sequences drawn in the plot")
+    p.add_argument("--run", type=_json_arg, default={}, help="identity of the run, copied into the summary")
+    p.add_argument("--seed", type=int, required=True, help="which test sequences are picked")
+    _add_compute(p)
+
+    p = steps.add_parser("interpretation-summary", help="collect interpretation summaries: motif recovery per model "
+                                                         "over seeds, against scratch")
+    p.add_argument("summaries", nargs="+", help="interpretation JSON files of `seqtune interpret`")
+    p.add_argument("--tsv", required=True, help="output: one row per model x method x site set x measure")
+    p.add_argument("--json", required=True, help="output: runs, summary, filter matches, plots, sentences")
+
+    p = steps.add_parser("model-card", help="write a fine-tuned model's card (JSON and Markdown)")
+    p.add_argument("--weights", required=True, help="the model's .safetensors")
+    p.add_argument("--sidecar", required=True, help="its .json sidecar")
+    p.add_argument("--run-metrics", required=True, help="the run's test metrics.json")
+    p.add_argument("--metrics-json", required=True, help="metrics.json over all runs (of `seqtune aggregate`)")
+    p.add_argument("--dataset", required=True, help="dataset.json of the target data set")
+    p.add_argument("--split-summary", required=True, help="summary.json of its split")
+    p.add_argument("--pretrained-sidecar", default=None, help="the pretrained model's .json (not for scratch)")
+    p.add_argument("--pretrained-dataset", default=None, help="dataset.json of its pretraining corpus")
+    p.add_argument("--interpretation", default=None, help="the run's interpretation summary, if interpreted")
+    p.add_argument("--out-json", required=True)
+    p.add_argument("--out-md", required=True)
 
     p = steps.add_parser("predict", help="predict new sequences (FASTA, TSV/CSV or BED + genome) with a model")
     p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
@@ -193,8 +244,20 @@ def run(args: argparse.Namespace) -> None:
         pipeline.predict(args.weights, args.input_spec, args.output, args.batch_size, args.rc_average,
                          args.threads, args.gpus)
     elif step == "pretrain":
+        from . import distributed
+
+        if args.nproc < 1:
+            raise SeqtuneError(f"--nproc {args.nproc} must be at least 1")
+        if args.nproc > 1 and distributed.detect()[1] == 1:  # not yet launched as several processes: launch
+            status = distributed.relaunch(args.nproc, args.argv)
+            if status:
+                raise SeqtuneError(f"the {args.nproc} training processes failed (torchrun exit status {status}); "
+                                   "their errors are above")
+            return
+        context = distributed.init(args.gpus)
         pipeline.pretrain(args.codes, args.manifest, args.weights, args.history, args.model, args.training,
-                          args.seed, args.objective, args.mask_fraction, args.threads, args.gpus)
+                          args.seed, args.objective, args.mask_fraction, args.threads, args.gpus, context=context)
+        distributed.finish(context)
     elif step == "finetune":
         pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
                           args.train_size, args.seed, args.training, args.model, args.pretrained,
@@ -208,17 +271,44 @@ def run(args: argparse.Namespace) -> None:
     elif step == "aggregate":
         from . import report
 
-        report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv, args.metric)
+        report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv, args.metric,
+                         args.bootstrap_resamples, args.seed)
+        if args.provenance:
+            from .io import read_json, write_json
+            from .provenance import results_provenance
+
+            records = [read_json(path) for path in args.metrics_files]
+            write_json(args.provenance, results_provenance(args.config, args.metrics_files, records))
     elif step == "report":
         from . import report
 
         config_text = open(args.config).read() if args.config else ""
         report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
-                      args.figure, config_text, leakage=args.leakage)
+                      args.figure, config_text, leakage=args.leakage, interpretation=args.interpretation)
+    elif step == "interpret":
+        from .interpret import interpret
+
+        interpret(args.weights, args.codes, args.manifest, args.sites, args.n_sequences, args.scores, args.summary,
+                  args.plot, args.method, args.seed, args.position_score, args.window, n_plot=args.n_plot,
+                  threads=args.threads, gpus=args.gpus, run=args.run)
+    elif step == "interpretation-summary":
+        from .interpret import summarise_interpretation
+
+        summarise_interpretation(args.summaries, args.tsv, args.json)
+    elif step == "model-card":
+        from .modelcard import model_card
+
+        model_card(args.weights, args.sidecar, args.run_metrics, args.metrics_json, args.dataset, args.split_summary,
+                   args.out_json, args.out_md, args.pretrained_sidecar, args.pretrained_dataset, args.interpretation)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # OpenMP threads that sleep when idle instead of spinning: set before torch (libgomp) loads. Spinning threads
+    # collapse when another job shares the cores (bench/README.md, thread sweep).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     try:

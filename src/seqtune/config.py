@@ -30,9 +30,49 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
         elif error.validator == "enum":
             message = f"{error.instance!r} is not allowed; choose one of {', '.join(map(str, error.validator_value))}"
         elif error.validator == "type":
-            message = f"{error.instance!r} should be of type {error.validator_value}"
+            kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            message = f"{error.instance!r} has the wrong type; write {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}"
+        elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            bound = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
+                     "exclusiveMaximum": "less than"}[error.validator]
+            message = f"{error.instance!r} is out of range; set it to {bound} {error.validator_value}"
+        elif error.validator in ("pattern", "not"):
+            message = f"{error.instance!r} is not allowed here"
+        elif error.validator == "propertyNames":
+            message = f"the name {error.instance!r} is not allowed; use letters, digits and _, starting with a letter"
+        description = error.schema.get("description") if isinstance(error.schema, dict) else None
+        if description and error.validator != "additionalProperties":
+            message += f"; expected: {description}"
+        elif error.validator == "pattern":
+            message += f"; it must match the pattern {error.validator_value}"
         problems.append(f"{key}: {message}")
     return problems
+
+
+_TYPE_WORDS = {"array": "a list, e.g. [a, b]", "number": "a number", "integer": "a whole number",
+               "string": "a text value", "boolean": "true or false", "object": "a mapping of keys to values",
+               "null": "null"}
+
+
+def check_setting_types(cls, values: dict, section: str) -> None:
+    """Check the values of a settings dataclass (``TrainSettings``, ``ModelSpec``) against its field types, so that a
+    wrong type given on the command line is one clear error instead of a failure deep inside torch."""
+    import dataclasses
+
+    words = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a text value"}
+    for field in dataclasses.fields(cls):
+        if field.name not in values:
+            continue
+        value, kinds = values[field.name], [part.strip() for part in str(field.type).split("|")]
+        if value is None and "None" in kinds:
+            continue
+        kind = kinds[0]
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "bool": isinstance(value, bool), "str": isinstance(value, str)}.get(kind, True)
+        if not ok:
+            raise SeqtuneError(f"{section}.{field.name}: {value!r} has the wrong type; write {words[kind]} "
+                               f"(default {field.default!r})")
 
 
 def expected_train_count(dataset: dict, split: dict) -> int | None:
@@ -43,8 +83,23 @@ def expected_train_count(dataset: dict, split: dict) -> int | None:
     return int(n * (1 - split["validation_fraction"] - split["test_fraction"]))
 
 
+def check_results_folder(results) -> None:
+    """``results`` must be a relative folder without '..' parts, so that no rule can write outside the working
+    directory (the schema checks the same; this is the rule's one definition for code that bypasses it)."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    text = str(results) if isinstance(results, str) else ""
+    path = PurePosixPath(text.replace("\\", "/"))
+    if (not text.strip() or path.is_absolute() or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive
+            or ".." in path.parts or text.startswith("~")):
+        raise SeqtuneError(f"results: {results!r} is not allowed; write a relative folder inside the working "
+                           "directory, such as results or results/study2 (not absolute, no '..' part, no '~'), so "
+                           "that no rule writes outside it")
+
+
 def check_config(config: dict) -> None:
     """Raise SeqtuneError for the first inconsistency found between config sections."""
+    check_results_folder(config.get("results", "results"))
     datasets = config["datasets"]
     finetune = config["finetune"]
     target = finetune["dataset"]

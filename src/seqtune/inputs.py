@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -177,17 +178,19 @@ class Record:
 
 
 # ------------------------------------------------------------------------------------------------------- readers
-def _reading_errors(path: str):
-    """Turn gzip and I/O failures while reading ``path`` into a SeqtuneError naming it."""
+def _reading_errors(path: str, progress: list[int] | None = None):
+    """Turn gzip and I/O failures while reading ``path`` into a SeqtuneError naming it; ``progress[0]``, when given,
+    is the last line read (kept up to date by the reader), so that the message says where the file broke off."""
     @contextlib.contextmanager
     def guard():
         try:
             yield
         except FileNotFoundError:
             raise SeqtuneError(f"{path}: file not found; check the path in the config") from None
-        except (EOFError, gzip.BadGzipFile, UnicodeDecodeError, OSError) as error:
-            raise SeqtuneError(f"{path}: cannot be read ({error}); is it a text file, or a truncated or corrupt "
-                               "gzip file?") from None
+        except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError, OSError) as error:
+            where = f", after line {progress[0]}" if progress and progress[0] else ""
+            raise SeqtuneError(f"{path}{where}: cannot be read ({error}); is it a text file, or a truncated or "
+                               "corrupt gzip file? Test it with 'gzip -t', then copy or compress it again") from None
     return guard()
 
 
@@ -211,8 +214,10 @@ def iter_fasta(path: str, label_key: str | None = "label", split_key: str | None
     seen: dict[str, int] = {}
     record: Record | None = None
     chunks: list[str] = []
-    with _reading_errors(path), open_text(path) as handle:
+    progress = [0]
+    with _reading_errors(path, progress), open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
+            progress[0] = line_number
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
@@ -239,7 +244,8 @@ def iter_fasta(path: str, label_key: str | None = "label", split_key: str | None
             else:
                 chunks.append(line.strip())
     if record is None:
-        raise SeqtuneError(f"{path}: no FASTA records found; the file is empty or has no '>' header")
+        raise SeqtuneError(f"{path}: no FASTA records found; the file is empty or has no '>' header. Give one "
+                           "'>id label=<class>' header line per record, followed by its sequence")
     yield _close_fasta_record(record, chunks)
 
 
@@ -274,6 +280,15 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 def _missing_columns(path: str, columns, required: dict[str, str]) -> None:
     missing = [f"{column} ({role})" for role, column in required.items() if column not in columns]
+    separator = table_separator(path)
+    other = {"\t": ",", ",": "\t"}[separator]
+    if missing and len(columns) == 1 and other in str(columns[0]):
+        expected, found = ("comma", "tab") if separator == "," else ("tab", "comma")
+        rename = "rename it to .tsv" if separator == "," else "rename it to .csv"
+        raise SeqtuneError(
+            f"{path}, line 1: the header is one {expected}-separated column but holds {found}s "
+            f"('{str(columns[0])[:60]}'); the file is {found}-separated: {rename} (a name ending in .csv or .csv.gz "
+            "is read as comma-separated, any other as tab-separated) or change its separator")
     if missing:
         keys = ", ".join(f"{role}_column" for role, column in required.items() if column not in columns)
         raise SeqtuneError(
@@ -379,8 +394,10 @@ def iter_bed(path: str, genome, length: int, length_policy: str, label: str | No
     path = str(path)
     pads = length_policy in ("pad", "crop_or_pad")
     n_records = 0
-    with _reading_errors(path), open_text(path) as handle:
+    progress = [0]
+    with _reading_errors(path, progress), open_text(path) as handle:
         for line_number, line in enumerate(handle, start=1):
+            progress[0] = line_number
             line = line.rstrip("\r\n")
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue

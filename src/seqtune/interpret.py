@@ -319,7 +319,7 @@ def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequenc
         ``n_sequences``: how many that is; ``per_sequence``: a dict of (N,) arrays ``auroc``, ``precision_at_k``
         (NaN for sequences without sites) and ``n_site_positions``.
     """
-    from sklearn.metrics import roc_auc_score
+    from scipy.stats import rankdata
 
     scores = np.asarray(position_scores, dtype=np.float64)
     if scores.ndim != 2:
@@ -333,12 +333,19 @@ def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequenc
     n_positive = mask.sum(axis=1)
     auroc = np.full(scores.shape[0], np.nan)
     precision = np.full(scores.shape[0], np.nan)
-    for row in np.flatnonzero((n_positive > 0) & (n_positive < scores.shape[1])):
-        auroc[row] = roc_auc_score(mask[row], scores[row])
-        top = k or int(n_positive[row])
+    rows = np.flatnonzero((n_positive > 0) & (n_positive < scores.shape[1]))
+    if rows.size:
+        # AUROC of every sequence at once, as the Mann-Whitney U of its site positions' ranks (ties get their average
+        # rank, so they count one half, exactly as sklearn's roc_auc_score).
+        positives, negatives = n_positive[rows], scores.shape[1] - n_positive[rows]
+        ranks = rankdata(scores[rows], axis=1)
+        u = (ranks * mask[rows]).sum(axis=1) - positives * (positives + 1) / 2
+        auroc[rows] = u / (positives * negatives)
         # Stable descending order: ties keep position order, so constant scores are not credited with the sites.
-        order = np.argsort(-scores[row], kind="stable")[:top]
-        precision[row] = mask[row, order].mean()
+        order = np.argsort(-scores[rows], axis=1, kind="stable")
+        hits = np.take_along_axis(mask[rows], order, axis=1).cumsum(axis=1)
+        top = np.full(rows.size, k) if k else positives
+        precision[rows] = hits[np.arange(rows.size), top - 1] / top
     valid = ~np.isnan(auroc)
     return {
         "auroc": float(auroc[valid].mean()) if valid.any() else float("nan"),
@@ -502,7 +509,8 @@ def plot_attributions(codes: np.ndarray, scores: np.ndarray, sites: Sequence[Seq
     axes[-1].set_xlabel("position (0-based)", fontsize=8)
     handles = [Patch(color=colour, label=base) for colour, base in zip(BASE_COLOURS, ALPHABET)]
     handles.append(Patch(color="#888888", alpha=0.3, label="planted site"))
-    axes[0].legend(handles=handles, ncol=5, fontsize=7, loc="upper right", frameon=False)
+    # Above the first panel, right of its title, so it never covers a site label.
+    axes[0].legend(handles=handles, ncol=5, fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110)
 
@@ -545,7 +553,8 @@ def _targets_and_sites(data, test: np.ndarray, sites: pd.DataFrame, rng: np.rand
 
 def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: int, out_tsv: str, out_json: str,
               out_png: str, method: str = "ism", seed: int = 0, position_score: str = "max_abs", window: int = 1,
-              batch_size: int = 2048, n_plot: int = 4, threads: int = 1, gpus: int = 0) -> dict:
+              batch_size: int = 2048, n_plot: int = 4, threads: int = 1, gpus: int = 0,
+              run: dict | None = None) -> dict:
     """Attribute a trained model's predictions on test sequences and score them against the planted motif sites.
 
     Picks ``n_sequences`` test-split sequences at random (``seed``), preferring, for binary tasks, positives that carry
@@ -565,7 +574,8 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
     out_json : settings, means per method and site set, the filter table and each motif's best filter, timings.
     out_png : attribution tracks (``method``) of the first ``n_plot`` selected sequences, planted sites shaded.
 
-    Returns the JSON summary.
+    ``run``: the run's identity (pretrained, strategy, train_size, seed), copied into the JSON for
+    :func:`summarise_interpretation`. Returns the JSON summary.
     """
     from .data import read_dataset, read_manifest
     from .io import read_tsv, write_json, write_tsv
@@ -640,7 +650,7 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
         "target": target_description, "score": score, "position_score": position_score, "window": window,
         "n_sequences": int(rows.size), "n_with_relevant_sites": int(sum(len(spans) > 0 for spans in relevant)),
         "relevant_motifs": relevant_motifs, "mean_probability": float(probability.mean()),
-        "recovery": recovery, "filters": filters, "seconds": seconds,
+        "recovery": recovery, "filters": filters, "seconds": seconds, "run": dict(run or {}), "plot": str(out_png),
     }
     write_tsv(out_tsv, table)
     write_json(out_json, summary)
@@ -719,3 +729,191 @@ def _filter_summary(model: nn.Module, info: dict) -> dict | None:
                                  "n_filters_best_matching": int((table["motif_id"] == motif.jaspar_id).sum())}
     return {"method": "max Pearson r of position-centred filter weights vs motif log-odds, over offsets and strands",
             "motifs": motif_ids, "best_filter_per_motif": best, "table": table.to_dict(orient="records")}
+
+
+# ------------------------------------------------------------------------------------------------------ across runs
+MEASURES = ("auroc", "precision_at_k")
+SITE_SETS = {"relevant": "", "all": "_all_sites"}  # site set -> column suffix in the per-run table
+
+
+def _value(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def interpretation_runs(summaries: Sequence[dict]) -> pd.DataFrame:
+    """One row per interpreted run (the JSON summaries of :func:`interpret`): its identity, then motif-recovery AUROC
+    and precision at k per method, against the label-relevant sites and (``_all_sites``) all planted sites."""
+    from .stats import run_label
+
+    rows = []
+    for summary in summaries:
+        run = summary.get("run") or {}
+        pretrained, strategy = str(run.get("pretrained", "none")), str(run.get("strategy", "unknown"))
+        row = {"model": run_label(pretrained, strategy), "strategy": strategy, "pretrained": pretrained,
+               "train_size": int(run.get("train_size", 0)), "seed": int(run.get("seed", 0))}
+        for method in METHODS:
+            for site_set, suffix in SITE_SETS.items():
+                for measure in MEASURES:
+                    row[f"{method}_{measure}{suffix}"] = _value(summary["recovery"][method][site_set][measure])
+        row.update({"n_sequences": int(summary["n_sequences"]),
+                    "n_with_relevant_sites": int(summary["n_with_relevant_sites"]),
+                    "mean_probability": float(summary["mean_probability"]),
+                    "seconds": float(sum(summary.get("seconds", {}).values()))})
+        rows.append(row)
+    if not rows:
+        raise SeqtuneError("no interpretation summaries to collect; interpret at least one model")
+    return pd.DataFrame(rows).sort_values(["model", "train_size", "seed"]).reset_index(drop=True)
+
+
+def recovery_summary(runs: pd.DataFrame, reference: str = "scratch") -> pd.DataFrame:
+    """Long table, one row per model x train size x method x site set x measure: mean and sd over seeds, and the
+    difference from ``reference`` (the same architecture from scratch) paired by seed: mean, sd, 95% CI, p-value."""
+    from .stats import mean_ci, paired_difference
+
+    rows = []
+    for (model, size), group in runs.groupby(["model", "train_size"], sort=True):
+        for method in METHODS:
+            for site_set, suffix in SITE_SETS.items():
+                for measure in MEASURES:
+                    column = f"{method}_{measure}{suffix}"
+                    spread = mean_ci(group[column])
+                    row = {"model": model, "strategy": group["strategy"].iloc[0],
+                           "pretrained": group["pretrained"].iloc[0], "train_size": int(size), "method": method,
+                           "sites": site_set, "measure": measure, "n_seeds": spread["n"], "mean": spread["mean"],
+                           "sd": spread["sd"]}
+                    difference = (paired_difference(runs, model, reference, size, column)
+                                  if model != reference and reference in set(runs["model"]) else None)
+                    for key in ("n", "mean", "sd", "ci_low", "ci_high", "p_value"):
+                        row[f"minus_{reference}_{key}"] = difference[key] if difference else float("nan")
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def filter_summary(summaries: Sequence[dict]) -> pd.DataFrame:
+    """Per model x motif: the best first-layer filter's similarity to the motif, mean and sd over seeds, beside the
+    same for position-shuffled filters (chance), and how many filters match that motif best (mean over seeds)."""
+    from .stats import mean_ci, run_label
+
+    records = []
+    for summary in summaries:
+        filters = summary.get("filters")
+        if not filters:
+            continue
+        run = summary.get("run") or {}
+        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        relevant = set(summary.get("relevant_motifs") or [])
+        for motif_id, best in filters["best_filter_per_motif"].items():
+            records.append({"model": model, "train_size": int(run.get("train_size", 0)), "motif_id": motif_id,
+                            "motif_name": best["motif_name"], "relevant": motif_id in relevant,
+                            "similarity": best["similarity"], "chance": best["shuffled_filters_similarity"],
+                            "n_filters": best["n_filters_best_matching"]})
+    if not records:
+        return pd.DataFrame(columns=["model", "train_size", "motif_id", "motif_name", "relevant", "n_seeds",
+                                     "similarity_mean", "similarity_sd", "chance_mean", "n_filters_mean"])
+    frame = pd.DataFrame(records)
+    rows = []
+    for (model, size, motif_id), group in frame.groupby(["model", "train_size", "motif_id"], sort=True):
+        spread = mean_ci(group["similarity"])
+        rows.append({"model": model, "train_size": int(size), "motif_id": motif_id,
+                     "motif_name": group["motif_name"].iloc[0], "relevant": bool(group["relevant"].iloc[0]),
+                     "n_seeds": spread["n"], "similarity_mean": spread["mean"], "similarity_sd": spread["sd"],
+                     "chance_mean": float(group["chance"].mean()), "n_filters_mean": float(group["n_filters"].mean())})
+    return pd.DataFrame(rows)
+
+
+def per_motif_summary(summaries: Sequence[dict], method: str = "ism") -> pd.DataFrame:
+    """Per model x motif: motif-recovery AUROC of ``method`` against that motif's sites alone, mean over seeds (which
+    motifs a model attends to: the grammar's or the distractors)."""
+    from .stats import run_label
+
+    records = []
+    for summary in summaries:
+        run = summary.get("run") or {}
+        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        for motif_id, result in summary["recovery"][method].get("per_motif", {}).items():
+            records.append({"model": model, "train_size": int(run.get("train_size", 0)), "motif_id": motif_id,
+                            "auroc": _value(result["auroc"])})
+    if not records:
+        return pd.DataFrame(columns=["model", "train_size", "motif_id", "auroc_mean", "n_seeds"])
+    frame = pd.DataFrame(records)
+    return (frame.groupby(["model", "train_size", "motif_id"], sort=True)["auroc"]
+            .agg(auroc_mean="mean", n_seeds="count").reset_index())
+
+
+def interpretation_sentences(summary: pd.DataFrame, method: str = "ism", reference: str = "scratch") -> list[str]:
+    """Plain sentences: each model's motif-recovery AUROC (label-relevant sites) and its difference from scratch."""
+    sentences = []
+    selected = summary[(summary["method"] == method) & (summary["sites"] == "relevant")
+                       & (summary["measure"] == "auroc")]
+    for size, group in selected.groupby("train_size", sort=True):
+        parts = [f"{row['model']} {row['mean']:.3f}" + (f" ± {row['sd']:.3f}" if np.isfinite(row["sd"]) else "")
+                 for _, row in group.sort_values("mean", ascending=False).iterrows()]
+        sentence = (f"At {size} training examples, {method} motif-recovery AUROC on the label-relevant sites "
+                    "(mean ± sd over seeds): " + ", ".join(parts) + ".")
+        prefix = f"minus_{reference}_"
+        differences = [f"{row['model']} {row[prefix + 'mean']:+.3f} (95% CI {row[prefix + 'ci_low']:+.3f} to "
+                       f"{row[prefix + 'ci_high']:+.3f})" for _, row in group.iterrows()
+                       if row["model"] != reference and np.isfinite(row[prefix + "ci_low"])]
+        if differences:
+            sentence += f" Difference from {reference}, paired by seed: " + "; ".join(differences) + "."
+        sentences.append(sentence)
+    return sentences
+
+
+def summarise_interpretation(summary_files: Sequence[str], out_tsv: str, out_json: str) -> dict:
+    """Collect the per-run interpretation summaries (the JSON files of :func:`interpret`) into one table and JSON.
+
+    Writes
+    ------
+    out_tsv : :func:`recovery_summary`, one row per model x train size x method x site set x measure.
+    out_json : ``runs`` (:func:`interpretation_runs`), ``summary`` (the TSV's rows), ``filters``
+        (:func:`filter_summary`), ``per_motif`` (:func:`per_motif_summary` of both methods), ``plots`` (the attribution
+        plot of each model at its first seed), ``settings`` and ``sentences``.
+    """
+    import json
+
+    from .io import read_json, write_json, write_tsv
+    from .stats import run_label
+
+    summaries = [read_json(path) for path in summary_files]
+    runs = interpretation_runs(summaries)
+    summary = recovery_summary(runs)
+    filters = filter_summary(summaries)
+    per_motif = pd.concat([per_motif_summary(summaries, method).assign(method=method) for method in METHODS],
+                          ignore_index=True)
+    plots, seen = [], set()
+    for item in sorted(summaries, key=lambda item: (item["run"].get("seed", 0), json.dumps(item["run"], sort_keys=True))
+                       if item.get("run") else (0, "")):
+        run = item.get("run") or {}
+        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        if (model, run.get("train_size")) not in seen and item.get("plot"):
+            seen.add((model, run.get("train_size")))
+            plots.append({"model": model, "train_size": run.get("train_size"), "seed": run.get("seed"),
+                          "path": item["plot"], "method": item["method"]})
+    first = summaries[0]
+    result = {
+        "settings": {key: first.get(key) for key in ("method", "position_score", "window", "n_sequences", "target",
+                                                      "score", "relevant_motifs", "seed")},
+        "sentences": interpretation_sentences(summary),
+        "summary": summary.to_dict(orient="records"),
+        "runs": runs.to_dict(orient="records"),
+        "filters": filters.to_dict(orient="records"),
+        "per_motif": per_motif.to_dict(orient="records"),
+        "plots": plots,
+    }
+    write_tsv(out_tsv, summary)
+    write_json(out_json, _finite(result))
+    for sentence in result["sentences"]:
+        log.info("%s", sentence)
+    return result
+
+
+def _finite(obj):
+    """JSON has no NaN: null instead."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -110,14 +111,53 @@ def read_npy(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
+# Compressions that are not gzip, by their first bytes: named in the error instead of a decoding failure.
+_OTHER_COMPRESSIONS = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a text file, gzipped or not, with universal newlines (Windows line endings are accepted)."""
+    """Open a UTF-8 text file, gzipped or not, with universal newlines (Windows line endings and a byte-order mark
+    are accepted).
+
+    A file that is another compression (bzip2, xz, zip, zstd) or binary (NUL bytes, or not UTF-8 in its first 64 kB)
+    is refused with a SeqtuneError naming it, instead of being parsed as garbage.
+    """
     path = Path(path)
     with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", newline=None)
-    return open(path, "rt", newline=None)
+        magic = probe.read(6)
+    gzipped = magic[:2] == b"\x1f\x8b"
+    if not gzipped:
+        for prefix, name in _OTHER_COMPRESSIONS.items():
+            if magic.startswith(prefix):
+                raise SeqtuneError(f"{path}: the file is {name}-compressed; seqtune reads plain text or gzip, so "
+                                   f"decompress it or recompress it with gzip")
+    head = b""
+    with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as probe:
+        try:
+            while len(head) < 1 << 16 and (chunk := probe.read(1 << 12)):
+                head += chunk
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            pass  # a truncated or corrupt gzip file: the reader reports it, with the line where it broke off
+    _check_text(path, head)
+    # utf-8-sig: UTF-8, dropping the byte-order mark spreadsheet programs put at the start of exported tables
+    if gzipped:
+        return gzip.open(path, "rt", newline=None, encoding="utf-8-sig")
+    return open(path, "rt", newline=None, encoding="utf-8-sig")
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    import codecs
+
+    offsets = [head.find(b"\x00")] if b"\x00" in head else []
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut multi-byte letter is fine
+    except UnicodeDecodeError as error:
+        offsets.append(error.start)
+    if not offsets:
+        return
+    offset = min(offsets)
+    raise SeqtuneError(f"{path}: this is a binary file, not text (byte 0x{head[offset]:02x} at offset {offset}); "
+                       "give a FASTA, TSV/CSV or BED text file (plain or gzip, UTF-8)")
 
 
 def write_fasta(path: str | os.PathLike, ids: Iterable[str], sequences: Iterable[str], width: int = 0) -> None:
@@ -185,7 +225,7 @@ def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str], list[str]
                 else:
                     chunks.append(line.strip())
             close_record()
-    except (EOFError, gzip.BadGzipFile, OSError) as error:
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
         if isinstance(error, FileNotFoundError):
             raise SeqtuneError(f"{path}: file not found") from None
         raise SeqtuneError(f"{path}: cannot be read ({error}); is the gzip file truncated or corrupt?") from None

@@ -16,6 +16,7 @@ import pandas as pd
 from .data import read_dataset, read_manifest, write_dataset
 from .errors import SeqtuneError
 from .io import read_json, write_json, write_tsv
+from .provenance import provenance
 
 log = logging.getLogger("seqtune")
 
@@ -234,17 +235,22 @@ def _split_data(data, assignment: np.ndarray):
 
 
 def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: dict, training: dict, seed: int,
-             objective: str = "supervised", mask_fraction: float = 0.15, threads: int = 1, gpus: int = 0) -> None:
+             objective: str = "supervised", mask_fraction: float = 0.15, threads: int = 1, gpus: int = 0,
+             context=None) -> None:
     """Pretrain a model on a corpus's training split; save weights, sidecar and per-epoch history.
 
     ``objective``: ``supervised`` (all of the corpus's labels, multi-label or not) or ``masked`` (masked-nucleotide
     modelling: labels are ignored, so any unlabelled sequences will do, the target's own training split included).
+    ``context``: this process's place in a multi-process (DDP) run (``seqtune.distributed.init``); the ``threads``
+    are shared among the processes, and process 0 alone writes the outputs.
     """
     from .models import ModelSpec, SequenceModel
     from .train import Dataset, MaskedNucleotide, Supervised, TrainSettings, configure_torch, fit, select_device
+    from .distributed import SINGLE
     from .weights import save_model
 
-    configure_torch(threads, seed)
+    context = context or SINGLE
+    configure_torch(max(1, threads // context.world_size), seed)
     device = select_device(gpus)
     data = read_dataset(codes)
     settings = TrainSettings.from_dict(training)
@@ -267,7 +273,9 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
     log.info("pretraining %s (%s objective) on %d sequences (%d validation), %d outputs", spec.architecture,
              objective, len(train), len(validation), len(outputs))
     rows, best = fit(model, train, validation, settings, "scratch", seed, objective=task,
-                     checkpoint=checkpoint_path(weights))
+                     checkpoint=checkpoint_path(weights), context=context)
+    if not context.is_main:  # process 0 writes the outputs
+        return
     if objective == "masked":
         best["background_accuracy"] = MaskedNucleotide.background_accuracy(data.codes[parts["validation"]])
         log.info("masked-base accuracy %.4f against %.4f for always guessing the most frequent base",
@@ -277,7 +285,13 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
         "role": "pretrained", "objective": objective, "mask_fraction": mask_fraction if objective == "masked" else None,
         "task": "masked_nucleotide" if objective == "masked" else data.info["type"], "classes": outputs,
         "alphabet": "ACGT", "length": int(data.codes.shape[1]), "training": settings.to_dict(), "seed": seed,
-        "validation": best, "data": str(Path(codes).parent), "n_train": len(train)})
+        "validation": best, "data": str(Path(codes).parent), "n_train": len(train),
+        "processes": context.world_size,
+        "provenance": provenance({"codes": codes, "manifest": manifest},
+                                 {"step": "pretrain", "model": spec.to_dict(), "training": settings.to_dict(),
+                                  "objective": objective,
+                                  "mask_fraction": mask_fraction if objective == "masked" else None},
+                                 {"seed": seed}, device)})
 
 
 def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: str, strategy: str,
@@ -323,9 +337,13 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         if not pretrained:
             raise SeqtuneError(f"strategy '{strategy}' fine-tunes a pretrained model; pass --pretrained WEIGHTS")
         model, source = load_model(pretrained)
-        if source["length"] != data.codes.shape[1] and model.spec.final_pool == "flatten":
-            raise SeqtuneError(f"{pretrained}: trained on length {source['length']} with final_pool flatten, "
-                               f"the target has length {data.codes.shape[1]}; use max/avg pooling or equal lengths")
+        bound = (model.spec.final_pool == "flatten" or model.spec.architecture in ("mlp", "transformer"))
+        if source["length"] != data.codes.shape[1] and bound:
+            what = ("final_pool flatten" if model.spec.final_pool == "flatten"
+                    else f"architecture {model.spec.architecture}")
+            raise SeqtuneError(f"{pretrained}: trained on length {source['length']} with {what}, which fixes the "
+                               f"input length, but the target {codes} has length {data.codes.shape[1]}; make "
+                               "sequence_length equal, or pretrain a cnn/dilated_cnn with final_pool max or avg")
         head_change = replace_head(model, n_classes)
         log.info("replaced head of %s: %d -> %d outputs (backbone kept, %d input features)", pretrained,
                  head_change["old_outputs"], head_change["new_outputs"], head_change["in_features"])
@@ -339,7 +357,13 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         "role": "finetuned", "strategy": strategy, "pretrained": pretrained, "head_replaced": head_change,
         "shuffle_labels": shuffle_labels, "task": data.info["type"], "classes": data.classes, "alphabet": "ACGT",
         "length": int(data.codes.shape[1]), "train_size": train_size, "training": settings.to_dict(),
-        "seed": seed, "validation": best})
+        "seed": seed, "validation": best,
+        "provenance": provenance({"codes": codes, "manifest": manifest, "pretrained": pretrained},
+                                 {"step": "finetune", "strategy": strategy, "train_size": train_size,
+                                  "shuffle_labels": shuffle_labels, "model": model.spec.to_dict(),
+                                  "training": settings.to_dict()},
+                                 {"seed": seed, "subset": derive_seed(seed, "subset"),
+                                  "shuffle": derive_seed(seed, "shuffle") if shuffle_labels else None}, device)})
 
 
 def _check_classes(data, targets, parts, manifest) -> None:
@@ -371,9 +395,13 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
     test = np.flatnonzero(assignment == "test")
     model.to(device)
     test_codes = torch.from_numpy(np.ascontiguousarray(data.codes[test])).to(device)
-    probabilities = predict_proba(model, test_codes, False, batch_size, rc_average=rc_average)
-    write_predictions_and_metrics(data, test, probabilities, predictions, metrics,
-                                  {**run, "best_epoch": sidecar["validation"]["best_epoch"]})
+    probabilities = predict_proba(model, test_codes, False, batch_size, rc_average=rc_average,
+                                  compile=bool(sidecar.get("training", {}).get("compile", False)))
+    write_predictions_and_metrics(data, test, probabilities, predictions, metrics, {
+        **run, "best_epoch": sidecar["validation"]["best_epoch"],
+        "provenance": provenance({"codes": codes, "manifest": manifest, "weights": weights},
+                                 {"step": "evaluate", "run": run, "rc_average": rc_average},
+                                 {"seed": int(run.get("seed", 0))}, device)})
 
 
 def write_predictions_and_metrics(data, test: np.ndarray, probabilities: np.ndarray, predictions: str, metrics: str,
@@ -389,7 +417,11 @@ def write_predictions_and_metrics(data, test: np.ndarray, probabilities: np.ndar
         frame[f"prob_{label}"] = probabilities[:, index]
     write_tsv(predictions, frame)
     scores = classification_metrics(targets, probabilities, len(classes))
+    run = dict(run)
+    trace = run.pop("provenance", None)  # last in the file, after the scores
     result = {**run, "n_test": int(test.size), "classes": classes, **scores}
+    if trace is not None:
+        result["provenance"] = trace
     write_json(metrics, result)
     log.info("test: %s", {k: round(v, 4) for k, v in scores.items() if isinstance(v, float)})
     return result
@@ -417,8 +449,12 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)
     probabilities = np.zeros((parts["test"].size, len(data.classes)))
     probabilities[:, model.classes_] = model.predict_proba(x["test"])
-    write_predictions_and_metrics(data, parts["test"], probabilities, predictions, metrics,
-                                  {**run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None})
+    write_predictions_and_metrics(data, parts["test"], probabilities, predictions, metrics, {
+        **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None,
+        "provenance": provenance({"codes": codes, "manifest": manifest},
+                                 {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
+                                  "train_size": train_size, "run": run},
+                                 {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")})
 
 
 # ---------------------------------------------------------------------------------------------------------- predict

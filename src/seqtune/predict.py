@@ -102,7 +102,8 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
         records = iter_records(spec, genome, length, need_labels=False)
         for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
             codes = torch.from_numpy(chunk.codes).to(device)
-            probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
+            probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average,
+                                          compile=bool(sidecar.get("training", {}).get("compile", False)))
             frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel)
             frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format="%.6g",
                          lineterminator="\n")

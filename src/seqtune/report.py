@@ -14,19 +14,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import SeqtuneError
 from .io import atomic_open, atomic_path, read_json, read_tsv, write_json, write_tsv
-from .stats import runs_table, summarise, transfer_gain, verdict
+from .stats import bootstrap_over_test_examples, run_label, runs_table, summarise, transfer_gain, verdict
 
 log = logging.getLogger("seqtune")
 
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
-              metric: str = "auroc") -> None:
-    """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table."""
+              metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0) -> None:
+    """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table.
+
+    With ``bootstrap_resamples`` > 0, each run's ``predictions.tsv`` (beside its metrics.json) is read too, and the
+    summary and gain table get percentile intervals over resampled test examples
+    (see ``stats.bootstrap_over_test_examples``).
+    """
     records = [read_json(path) for path in metrics_files]
     runs = runs_table(records)
     summary = summarise(runs)
     gains = transfer_gain(runs, metric)
+    if bootstrap_resamples > 0:
+        levels, gain_intervals = bootstrap_over_test_examples(runs, _test_predictions(metrics_files, records),
+                                                              metric, bootstrap_resamples, seed)
+        summary = summary.merge(levels, on=["model", "train_size"], how="left")
+        gains = gains.merge(gain_intervals, on=["model", "train_size"], how="left")
     result = {
         "primary_metric": metric,
         "runs": runs.to_dict(orient="records"),
@@ -39,6 +50,26 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     write_json(metrics_json, _finite(result))
     for sentence in result["verdict"]["sentences"]:
         log.info("%s", sentence)
+
+
+def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
+    """(model, train_size, seed) -> (true class indices, probabilities) from each run's predictions.tsv; every run
+    must be scored on the same test examples in the same order, or the paired bootstrap would be meaningless."""
+    result, reference_ids, reference_path = {}, None, None
+    for path, record in zip(metrics_files, records):
+        frame = read_tsv(Path(path).with_name("predictions.tsv"))
+        classes = [str(c) for c in record["classes"]]
+        ids = frame["id"].astype(str).to_numpy()
+        if reference_ids is None:
+            reference_ids, reference_path = ids, path
+        elif not np.array_equal(ids, reference_ids):
+            raise SeqtuneError(f"{path}: its test examples differ from those of {reference_path}; every run of a "
+                               "study must be scored on the same test split (rerun the study from one split)")
+        truth = pd.Categorical(frame["true_label"].astype(str), categories=classes).codes.astype(np.int64)
+        probabilities = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=float)
+        model = run_label(record["pretrained"], record["strategy"])
+        result[(model, int(record["train_size"]), int(record["seed"]))] = (truth, probabilities)
+    return result
 
 
 def _finite(obj):
@@ -299,8 +330,9 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     training = _img(training_curves_figure(histories, sizes[0], seeds[0]), "training curves") if histories else ""
     gain_plot = _img(gain_figure(gains, metric), "gain over scratch") if len(gains) else ""
 
+    boot = [c for c in (f"{metric}_boot_low", f"{metric}_boot_high") if c in summary.columns]
     table = summary[["model", "train_size", "n_seeds"] + [f"{metric}_mean", f"{metric}_sd", f"{metric}_ci_low",
-                                                          f"{metric}_ci_high", "accuracy_mean", "mcc_mean"]]
+                                                          f"{metric}_ci_high", *boot, "accuracy_mean", "mcc_mean"]]
     versions = {"seqtune": __version__, "python": platform.python_version(), "torch": torch.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
                 "matplotlib": matplotlib.__version__}
@@ -338,8 +370,14 @@ intervals of the mean over seeds {seeds}. Dashed lines are baselines and the shu
 random weights with the same training budget.</p>
 {learning}
 <h3>Summary over seeds</h3>
+<p><code>ci_low</code>/<code>ci_high</code>: 95% t-interval of the mean over seeds (luck of the training subset and
+initialisation). <code>boot_low</code>/<code>boot_high</code>, when present: 95% percentile interval of the same seed
+mean over bootstrap resamples of the test examples (luck of the finite test set).</p>
 {_table(table)}
 <h2 id="gain">Gain over scratch (paired by seed)</h2>
+<p>Per seed, the model's {html.escape(metric)} minus scratch's on the same training subset; mean, sd and 95% CI over
+seeds, the paired t-test's p-value and effect size (d<sub>z</sub>); <code>boot_ci_low</code>/<code>boot_ci_high</code>:
+the gain's interval over resampled test examples (one resample shared by both models, so it stays paired).</p>
 {gain_plot}
 {_table(gains)}
 <h2 id="runs">ROC, precision-recall and confusion matrices</h2>
@@ -393,9 +431,154 @@ def _data_info(results: Path) -> str:
     return _table(pd.DataFrame(rows), 0) if rows else ""
 
 
+METHOD_NAMES = {"ism": "ISM", "gradient_x_input": "grad×input"}
+MEASURE_NAMES = {"auroc": "AUROC", "precision_at_k": "precision@k"}
+
+
+def _mean_sd(mean, sd) -> str:
+    if mean is None or not np.isfinite(mean):
+        return ""
+    return f"{mean:.3f}" + (f" ± {sd:.3f}" if sd is not None and np.isfinite(sd) else "")
+
+
+def motif_recovery_figure(runs: pd.DataFrame):
+    """Motif-recovery AUROC (label-relevant sites) per model and attribution method: mean over seeds as bars, each
+    seed as a dot, chance (0.5) dotted."""
+    import matplotlib.pyplot as plt
+
+    models = sorted(runs["model"].unique(), key=lambda model: (model != "scratch", model))
+    methods = list(METHOD_NAMES)
+    figure, axis = plt.subplots(figsize=(7.5, 3.8))
+    width = 0.8 / len(methods)
+    for index, method in enumerate(methods):
+        column = f"{method}_auroc"
+        x = np.arange(len(models)) + (index - (len(methods) - 1) / 2) * width
+        means = [runs.loc[runs["model"] == model, column].mean() for model in models]
+        axis.bar(x, means, width, label=METHOD_NAMES[method], alpha=0.8)
+        for position, model in zip(x, models):
+            values = runs.loc[runs["model"] == model, column].to_numpy()
+            axis.plot(np.full(values.size, position), values, "o", color="black", markersize=3)
+    axis.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xticks(np.arange(len(models)), models)
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("motif-recovery AUROC\n(label-relevant sites)")
+    axis.legend(fontsize=8, loc="lower right")
+    axis.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    return figure
+
+
+def _recovery_table(summary: pd.DataFrame, sites: str) -> pd.DataFrame:
+    """Models as rows, 'mean ± sd' of each method x measure as columns, for one site set."""
+    part = summary[summary["sites"] == sites]
+    rows = []
+    for (model, size), group in part.groupby(["model", "train_size"], sort=False):
+        row = {"model": model, "train size": int(size), "seeds": int(group["n_seeds"].max())}
+        for entry in group.itertuples():
+            row[f"{METHOD_NAMES[entry.method]} {MEASURE_NAMES[entry.measure]}"] = _mean_sd(entry.mean, entry.sd)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("model", key=lambda column: column != "scratch", kind="stable")
+
+
+def _versus_scratch_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each pretrained-then-fine-tuned model beside scratch, per method x measure (label-relevant sites), with the
+    paired difference."""
+    part = summary[summary["sites"] == "relevant"]
+    scratch = part[part["model"] == "scratch"].set_index(["train_size", "method", "measure"])
+    rows = []
+    for entry in part[part["model"] != "scratch"].itertuples():
+        key = (entry.train_size, entry.method, entry.measure)
+        reference = scratch.loc[key] if key in scratch.index else None
+        low, high = entry.minus_scratch_ci_low, entry.minus_scratch_ci_high
+        rows.append({
+            "model": entry.model, "train size": int(entry.train_size), "method": METHOD_NAMES[entry.method],
+            "measure": MEASURE_NAMES[entry.measure], "model mean ± sd": _mean_sd(entry.mean, entry.sd),
+            "scratch mean ± sd": "" if reference is None else _mean_sd(reference["mean"], reference["sd"]),
+            "difference (paired)": "" if not np.isfinite(entry.minus_scratch_mean) else
+            f"{entry.minus_scratch_mean:+.3f}" + (f" [{low:+.3f}, {high:+.3f}]" if np.isfinite(low) else ""),
+            "p (paired t)": entry.minus_scratch_p_value})
+    return pd.DataFrame(rows)
+
+
+def _filter_table(filters: pd.DataFrame) -> pd.DataFrame:
+    """Motifs as rows, each model's best first-layer filter similarity (mean ± sd over seeds) as columns, beside the
+    similarity of position-shuffled filters (chance)."""
+    rows = []
+    for (motif_id, name), group in filters.groupby(["motif_id", "motif_name"], sort=False):
+        row = {"motif": f"{name} ({motif_id})", "label-relevant": "yes" if group["relevant"].any() else "no"}
+        for entry in group.sort_values("model", key=lambda column: column != "scratch", kind="stable").itertuples():
+            row[entry.model] = _mean_sd(entry.similarity_mean, entry.similarity_sd)
+        row["chance (shuffled filters)"] = f"{group['chance_mean'].mean():.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _png(path: str | os.PathLike, alt: str) -> str:
+    data = Path(path).read_bytes()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
 def _interpretation_section(interpretation: str | None) -> str:
+    """The report's interpretation section from the JSON of ``interpret.summarise_interpretation``."""
     if not interpretation or not Path(interpretation).exists():
-        return "<p>Interpretation was not run for this report.</p>"
+        return ("<p>Interpretation was not run for this study: it needs a simulated target (the planted sites are the "
+                "ground truth) and <code>interpretation.enabled: true</code>.</p>")
     result = read_json(interpretation)
-    parts = [f"<pre>{html.escape(json.dumps(result, indent=1)[:20000])}</pre>"]
+    settings = result.get("settings", {})
+    summary = pd.DataFrame(result["summary"]).astype({"mean": float, "sd": float})
+    for column in [c for c in summary.columns if c.startswith("minus_scratch_")]:
+        summary[column] = summary[column].astype(float)
+    runs = pd.DataFrame(result["runs"])
+    for column in [c for c in runs.columns if c.startswith(tuple(METHOD_NAMES))]:
+        runs[column] = runs[column].astype(float)  # null (no sites) -> NaN
+    sentences = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in result.get("sentences", []))
+    per_motif = pd.DataFrame(result.get("per_motif", []))
+    filters = pd.DataFrame(result.get("filters", []))
+    names = dict(zip(filters["motif_id"], filters["motif_name"])) if len(filters) else {}
+    relevant = ", ".join(f"{names.get(motif_id, motif_id)} ({motif_id})"
+                         for motif_id in settings.get("relevant_motifs") or []) or "all planted motifs"
+    parts = [f"""<p>Which bases drive each model's prediction, and do they fall on the motifs that decide the label?
+On {settings.get("n_sequences")} test sequences (the same for every model; {html.escape(str(settings.get("target")))}
+attributed, as the {html.escape(str(settings.get("score")))}), in-silico saturation mutagenesis (ISM: the effect of
+every single-base substitution) and gradient × input give one importance per position
+(<code>{html.escape(str(settings.get("position_score")))}</code>, window {settings.get("window")}). Motif recovery
+scores them against the planted sites: AUROC for "this position lies in a site" (0.5 is chance) and precision@k (of the
+k top-scoring positions, k the number of site positions, the fraction inside a site). Label-relevant sites are those of
+{html.escape(relevant)}; distractors are planted regardless of the label, so a model that learnt the grammar ignores
+them.</p>""", f"<ul>{sentences}</ul>"]
+    if len(runs):
+        parts.append(_img(motif_recovery_figure(runs), "motif recovery AUROC per model"))
+    parts += ["<h3>Motif recovery, label-relevant sites (mean ± sd over seeds)</h3>",
+              _table(_recovery_table(summary, "relevant")),
+              "<h3>Pretrained then fine-tuned against scratch</h3>",
+              "<p>Per seed, the fine-tuned model's motif recovery minus scratch's (same training subset); mean and 95% "
+              "CI over seeds. A positive difference: pretraining made the model attend to the motifs more.</p>",
+              _table(_versus_scratch_table(summary)),
+              "<h3>Motif recovery, all planted sites (distractors included)</h3>",
+              _table(_recovery_table(summary, "all"))]
+    if len(per_motif):
+        ism = per_motif[per_motif["method"] == "ism"].astype({"auroc_mean": float})
+        table = ism.pivot_table(index="model", columns="motif_id", values="auroc_mean").rename(
+            columns=lambda motif_id: f"{names.get(motif_id, motif_id)} ({motif_id})")
+        table.columns.name = None
+        parts += ["<h3>Which motifs each model attends to (ISM AUROC against one motif's sites, mean over seeds)</h3>",
+                  _table(table.reset_index())]
+    if len(filters):
+        parts += ["<h3>First-layer filters against JASPAR</h3>",
+                  "<p>For each motif, the first-layer convolution filter that matches it best (Pearson r of the "
+                  "position-centred filter weights against the motif's log-odds, best offset and strand), mean ± sd "
+                  "over seeds; chance is the same with each filter's positions shuffled. A linear probe keeps the "
+                  "pretrained filters, so its seeds agree exactly.</p>",
+                  _table(_filter_table(filters))]
+    plots = [plot for plot in result.get("plots", []) if Path(plot["path"]).exists()]
+    if plots:
+        parts.append("<h3>Attributions on test sequences</h3><p>Per position, the reference base's attribution to the "
+                     f"target class ({html.escape(METHOD_NAMES.get(plots[0]['method'], plots[0]['method']))}), "
+                     "coloured by base; grey spans are the planted sites (distractors marked \"not relevant\"). Each "
+                     "model at its first seed, on the same sequences.</p>")
+        for plot in sorted(plots, key=lambda plot: (plot["model"] != "scratch", plot["model"])):
+            parts.append(f"<h4>{html.escape(plot['model'])}, {plot['train_size']} training examples, seed "
+                         f"{plot['seed']}</h4>" + _png(plot["path"], f"attributions of {plot['model']}"))
+    parts.append("<details><summary>Every interpreted run</summary>" + _table(runs) + "</details>")
     return "".join(parts)

@@ -59,18 +59,32 @@ def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
     return chain((low + high) / 2)
 
 
-def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sample (n, length) codes from a first-order Markov chain, vectorised over sequences."""
+def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator,
+                      chunk: int = 1 << 14) -> np.ndarray:
+    """Sample (n, length) codes from a first-order Markov chain, vectorised over sequences.
+
+    The uniforms are drawn ``chunk`` rows at a time: the same random stream as one (n, length) draw (numpy fills
+    it row by row), so the codes are the same, with peak memory of one chunk instead of n x length float64s.
+    """
     stationary = np.linalg.matrix_power(transitions, 64)[0]
     codes = np.empty((n, length), dtype=np.uint8)
     cumulative = np.cumsum(transitions, axis=1)
     cumulative[:, -1] = 1.0
     codes[:, 0] = np.searchsorted(np.cumsum(stationary), rng.random(n), side="right").clip(max=3)
-    uniforms = rng.random((n, length))
-    for position in range(1, length):
-        previous = codes[:, position - 1]
-        # The next base is the first column whose cumulative probability exceeds the uniform draw.
-        codes[:, position] = (uniforms[:, position, None] >= cumulative[previous]).sum(axis=1)
+    # The next base is the number of cumulative thresholds the uniform draw reaches; the 4th is 1.0, which a
+    # uniform in [0, 1) never reaches, so three comparisons suffice.
+    thresholds = [np.ascontiguousarray(cumulative[:, k]) for k in range(3)]
+    for low in range(0, n, chunk):
+        high = min(low + chunk, n)
+        uniforms = rng.random((high - low, length)).T.copy()  # position-major: each step reads one contiguous row
+        block = np.empty((length, high - low), dtype=np.uint8)
+        block[0] = codes[low:high, 0]
+        for position in range(1, length):
+            previous, u = block[position - 1], uniforms[position]
+            step = (u >= thresholds[0][previous]).view(np.uint8)
+            step = step + (u >= thresholds[1][previous])
+            block[position] = step + (u >= thresholds[2][previous])
+        codes[low:high] = block.T
     return codes
 
 
@@ -102,7 +116,7 @@ def plant(codes: np.ndarray, presence: np.ndarray, motifs: list[Motif], ids: lis
     # A random permutation of bins per sequence; the k-th planted motif takes the k-th bin.
     bin_order = np.argsort(rng.random((n, n_bins)), axis=1)
     slot = np.cumsum(presence, axis=1) - 1
-    rows = []
+    parts = []
     for motif_index, motif in enumerate(motifs):
         carriers = np.flatnonzero(presence[:, motif_index])
         if carriers.size == 0:
@@ -114,21 +128,26 @@ def plant(codes: np.ndarray, presence: np.ndarray, motifs: list[Motif], ids: lis
         sites[minus] = COMPLEMENT[sites[minus]][:, ::-1]
         columns = starts[:, None] + np.arange(motif.width)[None, :]
         codes[carriers[:, None], columns] = sites
-        rows.append(pd.DataFrame({
-            "sequence_id": np.asarray(ids, dtype=object)[carriers],
-            "motif_id": motif.jaspar_id,
-            "motif_name": motif.name,
-            "start": starts,
-            "end": starts + motif.width,
-            "strand": np.where(minus, "-", "+"),
-        }))
+        parts.append((carriers, motif_index, starts, minus))
     columns = ["sequence_id", "motif_id", "motif_name", "start", "end", "strand"]
-    if not rows:
+    if not parts:
         return pd.DataFrame(columns=columns)
-    sites = pd.concat(rows, ignore_index=True)
-    order = {record_id: index for index, record_id in enumerate(ids)}
-    sites["_order"] = sites["sequence_id"].map(order)
-    return sites.sort_values(["_order", "start"]).drop(columns="_order").reset_index(drop=True)[columns]
+    # Sites ordered by sequence (its row), then start: unique, because sites never overlap.
+    row = np.concatenate([part[0] for part in parts])
+    motif_of = np.concatenate([np.full(part[0].size, part[1]) for part in parts])
+    start = np.concatenate([part[2] for part in parts])
+    minus = np.concatenate([part[3] for part in parts])
+    order = np.lexsort((start, row))
+    row, motif_of, start, minus = row[order], motif_of[order], start[order], minus[order]
+    widths = np.array([motif.width for motif in motifs])
+    return pd.DataFrame({
+        "sequence_id": np.asarray(ids, dtype=object)[row],
+        "motif_id": np.asarray([motif.jaspar_id for motif in motifs], dtype=object)[motif_of],
+        "motif_name": np.asarray([motif.name for motif in motifs], dtype=object)[motif_of],
+        "start": start,
+        "end": start + widths[motif_of],
+        "strand": np.where(minus, "-", "+"),
+    })
 
 
 def simulate_presence(n_sequences: int, length: int, motif_ids: list[str], presence_rate: float,

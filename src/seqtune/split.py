@@ -23,16 +23,19 @@ def stratified_split(labels: pd.Series, validation_fraction: float, test_fractio
             "less than 1, leaving examples for training"
         )
     rng = np.random.default_rng(seed)
-    values = labels.to_numpy()
-    assignment = np.empty(len(values), dtype=object)
-    classes, counts = np.unique(values, return_counts=True)
+    # Integer class codes, classes sorted as np.unique sorts them (comparing strings per class is slow at 10^6).
+    codes, classes = pd.factorize(labels.to_numpy(), sort=True)
+    counts = np.bincount(codes, minlength=len(classes))
+    assignment = np.empty(len(codes), dtype=object)
     if len(classes) < 2:
         raise SeqtuneError(
             f"{source}: only one class ({classes[0] if len(classes) else 'none'}) present; a classifier needs at "
             "least two classes. Check the label column or add examples of the other class(es)"
         )
-    for label, count in zip(classes, counts):
-        members = np.flatnonzero(values == label)
+    by_class = np.argsort(codes, kind="stable")  # each class's members in increasing position
+    ends = np.cumsum(counts)
+    for label, count, end in zip(classes, counts, ends):
+        members = by_class[end - count:end]
         members = members[rng.permutation(members.size)]
         n_test = int(round(count * test_fraction))
         n_validation = int(round(count * validation_fraction))

@@ -23,6 +23,8 @@ from torch import nn
 from .errors import SeqtuneError
 from .metrics import classification_metrics, multilabel_metrics
 from .models import SequenceModel
+from .progress import progress
+from .seeds import derive_seed
 from .sequence import one_hot
 
 log = logging.getLogger("seqtune")
@@ -46,6 +48,8 @@ class TrainSettings:
     bf16: bool = False
     # Write a resumable checkpoint every this many epochs (0: never).
     checkpoint_every: int = 1
+    # Run the model through torch.compile (inductor) in training, validation and prediction.
+    compile: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":
@@ -53,6 +57,9 @@ class TrainSettings:
         unknown = set(values) - known
         if unknown:
             raise SeqtuneError(f"unknown training setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        from .config import check_setting_types
+
+        check_setting_types(cls, values, "training")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -145,6 +152,48 @@ class Dataset:
         return self.codes.shape[0]
 
 
+def adamw(groups: list[dict], weight_decay: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW, fused (one kernel for every parameter's update) on the CPU and CUDA: the same update, 2x faster per
+    step than the per-parameter loop (bench/seed_tutorial.py)."""
+    return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=device.type in ("cpu", "cuda"))
+
+
+class _Compiled:
+    """A ``torch.compile``d module whose compilation errors become one-line SeqtuneErrors naming the setting."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __call__(self, *args):
+        try:
+            return self.module(*args)
+        except Exception as error:
+            if not type(error).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise
+            first = (str(error).strip().splitlines() or [""])[0][:300]
+            raise SeqtuneError(f"training.compile: torch.compile failed ({type(error).__name__}: {first}); set "
+                               "compile: false (inductor needs a working C++ compiler on the CPU)") from None
+
+
+def compile_model(module):
+    """``torch.compile(module)``, or a SeqtuneError saying why it cannot be used here."""
+    import sys
+
+    compile_fn = getattr(torch, "compile", None)
+    if compile_fn is None:
+        raise SeqtuneError(f"training.compile: torch {torch.__version__} has no torch.compile; set compile: false")
+    try:
+        from torch import _dynamo
+
+        supported = _dynamo.is_dynamo_supported()
+    except Exception:  # an import failure means the same thing here: no compile
+        supported = False
+    if not supported:
+        raise SeqtuneError(f"training.compile: torch.compile is not supported with torch {torch.__version__} on "
+                           f"Python {sys.version.split()[0]}; set compile: false")
+    return _Compiled(compile_fn(module))
+
+
 def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
     """Reverse complement of one-hot (N, 4, L) in ACGT order: complement reverses the channels, then the positions."""
     return x.flip(1).flip(2)
@@ -164,7 +213,7 @@ class Supervised:
         self.multilabel = multilabel
         self.loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
 
-    def batch_loss(self, model, x, targets, generator):
+    def batch_loss(self, model, x, targets, generator, rows=None):
         return self.loss_fn(model(x).float(), targets)
 
     def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
@@ -198,8 +247,10 @@ class MaskedNucleotide:
             raise SeqtuneError(f"mask_fraction must lie strictly between 0 and 1, got {mask_fraction}")
         self.mask_fraction = mask_fraction
 
-    def _masked(self, model, codes, generator):
+    def _masked(self, model, codes, generator, rows=None):
         mask = torch.rand(codes.shape, generator=generator).to(codes.device) < self.mask_fraction
+        if rows is not None:  # one process's share of a batch: masks drawn for the whole batch, as one process does
+            codes, mask = codes[rows], mask[rows]
         mask &= codes < 4  # an N has no base to predict
         x = one_hot(codes) * (~mask).unsqueeze(1)
         logits = model(x).float()
@@ -208,8 +259,8 @@ class MaskedNucleotide:
         selected = logits.permute(0, 2, 1)[mask]
         return selected, codes[:, :covered][mask].long()
 
-    def batch_loss(self, model, codes, targets, generator):
-        selected, truth = self._masked(model, codes, generator)
+    def batch_loss(self, model, codes, targets, generator, rows=None):
+        selected, truth = self._masked(model, codes, generator, rows)
         return nn.functional.cross_entropy(selected, truth)
 
     def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
@@ -232,64 +283,101 @@ class MaskedNucleotide:
 
 
 def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str,
-        seed: int, objective=None, checkpoint: str | None = None) -> tuple[list[dict], dict]:
+        seed: int, objective=None, checkpoint: str | None = None, context=None) -> tuple[list[dict], dict]:
     """Train with early stopping on validation loss; restore the best epoch. Returns (history rows, best summary).
 
     ``objective`` defaults to the supervised loss on the data sets' targets (see ``Supervised``, ``MaskedNucleotide``).
     With ``checkpoint``, progress is saved there every ``settings.checkpoint_every`` epochs, training resumes from it
     when it exists, and it is removed when training ends.
+
+    ``context`` (``seqtune.distributed.Context``): one of several processes (DDP). ``batch_size`` stays the global
+    batch: every process draws the same batch order and takes its contiguous share of each batch, gradients are
+    averaged (weighted by share), process 0 validates and broadcasts the result, and only process 0 writes the
+    checkpoint. Batch-norm statistics are per share, as in plain DDP.
     """
+    from .distributed import SINGLE
+
+    context = context or SINGLE
     device = train.codes.device
     model.to(device)
     objective = objective or Supervised(train.multilabel)
     score_key = f"val_{objective.score_name}"
     generator = torch.Generator(device="cpu").manual_seed(seed)
     groups = apply_strategy(model, strategy, settings, epoch=0)
-    optimizer = torch.optim.AdamW(groups, weight_decay=settings.weight_decay)
+    if context.enabled and strategy not in ("scratch", "full"):
+        raise SeqtuneError(f"multi-process training trains every weight (scratch or full), not '{strategy}'")
+    optimizer = adamw(groups, settings.weight_decay, device)
     eval_batch = max(settings.batch_size, 256)
     best_loss, best_epoch, best_state = math.inf, -1, None
     history = []
     start_epoch = 0
-    fingerprint = _fingerprint(model, train, validation, settings, strategy, seed, objective)
+    fingerprint = _fingerprint(model, train, validation, settings, strategy, seed, objective, context.world_size)
     if checkpoint:
         from .checkpoint import load_checkpoint
 
         resumed = load_checkpoint(checkpoint, fingerprint, model, optimizer, generator)
         if resumed:
-            progress, best_state = resumed
-            start_epoch, best_loss, best_epoch = progress["epoch"], progress["best_loss"], progress["best_epoch"]
-            history = progress["history"]
+            saved, best_state = resumed  # not "progress": that name is the progress-bar function here
+            start_epoch, best_loss, best_epoch = saved["epoch"], saved["best_loss"], saved["best_epoch"]
+            history = saved["history"]
     stopped = start_epoch > 0 and start_epoch - best_epoch >= settings.patience
-    for epoch in range(start_epoch, 0 if stopped else settings.max_epochs):
+    network = model  # what training batches go through
+    if context.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if settings.compile:
+        network = compile_model(network)
+    evaluator = network  # validation: process 0 alone, so never through DDP (its forward is a collective)
+    if context.enabled:
+        evaluator = compile_model(model) if settings.compile else model
+    # A bar only when stderr is a terminal; every epoch also logs one line (below), which is what a rule's log gets.
+    for epoch in progress(range(start_epoch, 0 if stopped else settings.max_epochs), "training"):
         if strategy == "gradual_unfreeze":
             apply_strategy(model, strategy, settings, epoch=epoch)
+        if context.enabled:  # dropout: each process its own stream, a function of (seed, rank, epoch) (resumable)
+            torch.manual_seed(derive_seed(seed, "process", context.rank, "epoch", epoch))
         started = time.perf_counter()
         model.train()
         order = torch.randperm(len(train), generator=generator).to(device)
         running, seen = 0.0, 0
         for start in range(0, len(train), settings.batch_size):
             index = order[start:start + settings.batch_size]
+            rows, weight = None, 1.0
+            if context.enabled:
+                if len(index) < context.world_size:
+                    continue  # a last batch too small to share is skipped, by every process alike
+                low, high = _share(len(index), context)
+                rows, weight = slice(low, high), (high - low) * context.world_size / len(index)
+            local = index if rows is None else index[rows]
             if isinstance(objective, MaskedNucleotide):
-                x = train.codes[index]
+                x = train.codes[index]  # the masks are drawn for the whole batch; the loss takes this share's rows
             else:
-                x = one_hot(train.codes[index])
-                if settings.rc_augment:
-                    flip = torch.rand(x.shape[0], generator=generator).to(device) < 0.5
+                flip = torch.rand(len(index), generator=generator).to(device) < 0.5 if settings.rc_augment else None
+                x = one_hot(train.codes[local])
+                if flip is not None:
+                    flip = flip if rows is None else flip[rows]
                     x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
             with _autocast(device, settings.bf16):
-                loss = objective.batch_loss(model, x, train.targets[index], generator)
+                loss = objective.batch_loss(network, x, train.targets[local], generator, rows)
             if not torch.isfinite(loss):
                 raise SeqtuneError(
                     f"training loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate "
                     f"(now {settings.learning_rate}) or check the inputs for extreme values"
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight if weight != 1.0 else loss).backward()
             optimizer.step()
-            running += loss.item() * len(index)
-            seen += len(index)
+            running += loss.item() * len(local)
+            seen += len(local)
         model.eval()
-        val_loss, score = objective.evaluate(model, validation, eval_batch, settings.bf16)
+        if context.enabled:
+            running, seen = _all_reduce_sum(context, device, running, seen)
+        val_loss, score = math.nan, math.nan
+        if context.is_main:
+            val_loss, score = objective.evaluate(evaluator, validation, eval_batch, settings.bf16)
+        if context.enabled:  # process 0's validation decides for every process
+            val_loss, score = _broadcast(context, device, val_loss, score)
         if not math.isfinite(val_loss):
             raise SeqtuneError(f"validation loss became {val_loss} at epoch {epoch + 1}; lower the learning rate")
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -302,7 +390,8 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             best_state = copy.deepcopy(model.state_dict())
         log.info("epoch %3d  train_loss %.4f  val_loss %.4f  %s %.4f  trainable %d%s", epoch + 1,
                  row["train_loss"], val_loss, score_key, score, trainable, "  *" if improved else "")
-        if checkpoint and settings.checkpoint_every and (epoch + 1) % settings.checkpoint_every == 0:
+        if checkpoint and context.is_main and settings.checkpoint_every and \
+                (epoch + 1) % settings.checkpoint_every == 0:
             from .checkpoint import save_checkpoint
 
             save_checkpoint(checkpoint, fingerprint, model, optimizer, best_state, generator,
@@ -317,13 +406,36 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
     log.info("restored best epoch %d (val_loss %.4f, %s %.4f)", best_epoch, best_loss, score_key, best_row[score_key])
     for parameter in model.parameters():
         parameter.requires_grad_(True)
-    if checkpoint:
+    if checkpoint and context.is_main:
         Path(checkpoint).unlink(missing_ok=True)
     return history, summary
 
 
+def _share(n: int, context) -> tuple[int, int]:
+    """Rows [low, high) of an n-row batch that this process takes: contiguous shares differing by at most one."""
+    base, extra = divmod(n, context.world_size)
+    low = context.rank * base + min(context.rank, extra)
+    return low, low + base + (context.rank < extra)
+
+
+def _all_reduce_sum(context, device, *values: float) -> list[float]:
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def _broadcast(context, device, *values: float) -> list[float]:
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tensor.tolist()
+
+
 def _fingerprint(model, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str, seed: int,
-                 objective) -> str:
+                 objective, processes: int = 1) -> str:
     """What a checkpoint must match to be resumed: settings, strategy, seed, objective, architecture and data."""
     import hashlib
     import json
@@ -335,21 +447,24 @@ def _fingerprint(model, train: Dataset, validation: Dataset, settings: TrainSett
                    "objective": type(objective).__name__, "mask": getattr(objective, "mask_fraction", None),
                    "model": model.spec.to_dict(), "head": model.head_kind, "outputs": model.n_outputs,
                    "data": digest.hexdigest()}
+    if processes > 1:  # another process count gives another batch-norm and dropout trajectory
+        description["processes"] = processes
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
 def predict_proba(model: SequenceModel, codes: torch.Tensor, multilabel: bool, batch_size: int = 512,
-                  rc_average: bool = False, bf16: bool = False) -> np.ndarray:
+                  rc_average: bool = False, bf16: bool = False, compile: bool = False) -> np.ndarray:
     """Probabilities (N, K) for codes (N, L) already on the model's device; batched, optionally averaged over both
-    strands."""
+    strands; ``compile``: through ``torch.compile``."""
     model.eval()
+    forward = compile_model(model) if compile else model
     outputs = []
     with torch.no_grad():
         for start in range(0, codes.shape[0], batch_size):
             x = one_hot(codes[start:start + batch_size])
             with _autocast(codes.device, bf16):
-                logits = model(x).float()
+                logits = forward(x).float()
                 if rc_average:
-                    logits = (logits + model(reverse_complement_onehot(x)).float()) / 2
+                    logits = (logits + forward(reverse_complement_onehot(x)).float()) / 2
             outputs.append(torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=1))
     return torch.cat(outputs).cpu().numpy()

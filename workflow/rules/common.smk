@@ -46,6 +46,11 @@ CORPORA = list(
 )
 PREDICT_INPUTS = config["predict"]["inputs"]
 PREDICT_MODEL = predict_model(config)
+# Interpretation needs the ground truth: the planted sites of a simulated target.
+INTERPRET = (
+    config["interpretation"]["enabled"]
+    and config["datasets"][TARGET]["source"] == "simulate"
+)
 
 
 def one_of(names):
@@ -81,23 +86,32 @@ def runs():
     return pairs
 
 
-def get_run_metrics():
+def get_run_metrics(name="metrics.json"):
     return [
-        f"{R}/evaluate/{pretrained}/{strategy}/n{size}/seed{seed}/metrics.json"
+        f"{R}/evaluate/{pretrained}/{strategy}/n{size}/seed{seed}/{name}"
         for pretrained, strategy in runs()
         for size in config["finetune"]["train_sizes"]
         for seed in config["finetune"]["seeds"]
     ]
 
 
+def get_run_predictions():
+    """The aggregate step reads each run's test predictions (beside its metrics) for the test-example bootstrap."""
+    return get_run_metrics("predictions.tsv")
+
+
 def get_final_outputs():
-    return [
-        f"{R}/metrics.tsv",
-        f"{R}/metrics.json",
-        f"{R}/transfer_gain.tsv",
-        f"{R}/report.html",
-        f"{R}/split/{TARGET}/leakage.json",
-    ] + [f"{R}/predict/{name}.tsv" for name in PREDICT_INPUTS]
+    return (
+        [
+            f"{R}/metrics.tsv",
+            f"{R}/metrics.json",
+            f"{R}/transfer_gain.tsv",
+            f"{R}/report.html",
+            f"{R}/split/{TARGET}/leakage.json",
+        ]
+        + [f"{R}/predict/{name}.tsv" for name in PREDICT_INPUTS]
+        + get_model_cards()
+    )
 
 
 def output_folder(wildcards, output):
@@ -277,3 +291,111 @@ def get_run_identity(wildcards):
         },
         sort_keys=True,
     )
+
+
+def deep_runs():
+    """Every (pretrained, strategy) pair `finetune` trains (fine-tuned, scratch and the shuffled-label control)."""
+    return [(p, s) for p, s in runs() if s not in BASELINES]
+
+
+def interpreted_runs():
+    """(pretrained, strategy, train_size, seed) of each interpreted model: fine-tuned and scratch (not the control) at
+    the largest train size, every seed; none unless INTERPRET."""
+    if not INTERPRET:
+        return []
+    size = max(config["finetune"]["train_sizes"])
+    return [
+        (pretrained, strategy, size, seed)
+        for pretrained, strategy in deep_runs()
+        if strategy != "shuffled_labels"
+        for seed in config["finetune"]["seeds"]
+    ]
+
+
+def get_interpretation_summaries():
+    return [
+        f"{R}/interpret/{p}/{s}/n{size}/seed{seed}/interpretation.json"
+        for p, s, size, seed in interpreted_runs()
+    ]
+
+
+def get_interpret_args():
+    """Options of `seqtune interpret` from the config; one seed for every model, so all interpret the same sequences."""
+    settings = config["interpretation"]
+    return [
+        f"--n-sequences={settings['n_sequences']}",
+        f"--method={settings['method']}",
+        f"--position-score={settings['position_score']}",
+        f"--window={settings['window']}",
+        f"--n-plot={settings['n_plot']}",
+        f"--seed={derive_seed(config['seed'], 'interpret', TARGET)}",
+    ]
+
+
+def get_report_interpretation():
+    """The interpretation summary the report shows, when the study interprets."""
+    return f"{R}/interpretation.json" if INTERPRET else []
+
+
+def get_interpretation_arg(wildcards, input):
+    """--interpretation JSON from the input of `report` (input paths only, as in get_pretrained_arg)."""
+    return (
+        [f"--interpretation={input.interpretation}"]
+        if input.get("interpretation")
+        else []
+    )
+
+
+def get_model_cards():
+    return [
+        f"{R}/finetune/{p}/{s}/n{size}/seed{seed}/model_card.{ext}"
+        for p, s in deep_runs()
+        for size in config["finetune"]["train_sizes"]
+        for seed in config["finetune"]["seeds"]
+        for ext in ("json", "md")
+    ]
+
+
+def get_model_card_inputs(wildcards):
+    """What a model card reads: the model, its test metrics, the aggregate over seeds, the target data and split; the
+    pretrained model and its corpus (not for scratch); its interpretation summary when it was interpreted.
+    """
+    inputs = {
+        "weights": f"{run_dir('finetune')}/model.safetensors",
+        "sidecar": f"{run_dir('finetune')}/model.json",
+        "run_metrics": f"{run_dir('evaluate')}/metrics.json",
+        "metrics": f"{R}/metrics.json",
+        "dataset": f"{R}/data/{TARGET}/dataset.json",
+        "split": f"{R}/split/{TARGET}/summary.json",
+    }
+    names = dict(wildcards.items())
+    inputs = {key: path.format(**names) for key, path in inputs.items()}
+    if wildcards.pretrained != "none":
+        corpus = config["pretrain"]["models"][wildcards.pretrained]["dataset"]
+        inputs["pretrained_sidecar"] = f"{R}/pretrain/{wildcards.pretrained}/model.json"
+        inputs["pretrained_dataset"] = f"{R}/data/{corpus}/dataset.json"
+    run = (
+        wildcards.pretrained,
+        wildcards.strategy,
+        int(wildcards.train_size),
+        int(wildcards.seed),
+    )
+    if run in interpreted_runs():
+        inputs["interpretation"] = f"{run_dir('interpret')}/interpretation.json".format(
+            **names
+        )
+    return inputs
+
+
+def get_model_card_args(wildcards, input):
+    """The model card's optional inputs as options (input paths only: see get_pretrained_arg)."""
+    return [
+        f"--{key.replace('_', '-')}={input.get(key)}"
+        for key in ("pretrained_sidecar", "pretrained_dataset", "interpretation")
+        if input.get(key)
+    ]
+
+
+def get_baseline_k(wildcards):
+    """k of the k-mer baseline; onehot_logreg takes none (so baselines.kmer_k reruns kmer_logreg only)."""
+    return config["baselines"]["kmer_k"] if wildcards.strategy == "kmer_logreg" else 0

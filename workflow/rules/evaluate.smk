@@ -46,7 +46,7 @@ rule baseline:
         runtime=30,
     params:
         run=get_run_identity,
-        k=config["baselines"]["kmer_k"],
+        k=get_baseline_k,
         seed=lambda wildcards: derive_seed(config["seed"], "run", wildcards.seed),
     shell:
         "seqtune baseline --codes {input.codes:q} --manifest {input.manifest:q}"

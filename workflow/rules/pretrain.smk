@@ -1,3 +1,7 @@
+# Training processes per pretraining job (DDP through torchrun when > 1), each with 2 torch threads.
+PRETRAIN_PROCESSES = config["pretrain"].get("processes", 1)
+
+
 rule pretrain:
     input:
         codes=get_pretrain_codes,
@@ -12,7 +16,7 @@ rule pretrain:
         "benchmarks/pretrain/{pretrained}.tsv"
     conda:
         "../envs/seqtune.yaml"
-    threads: 2
+    threads: 2 * PRETRAIN_PROCESSES
     resources:
         mem_mb=8000,
         runtime=120,
@@ -24,8 +28,10 @@ rule pretrain:
             config["seed"], "pretrain", wildcards.pretrained
         ),
         objective=get_pretrain_objective,
+        processes=PRETRAIN_PROCESSES,
     shell:
         "seqtune pretrain --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q}"
         " --model {params.model:q} --training {params.training:q} --seed {params.seed} {params.objective:q}"
-        " --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --threads {threads} --gpus {resources.gpu} --nproc {params.processes}"
+        " 2> {log:q}"

@@ -1,7 +1,9 @@
 rule aggregate:
     input:
         metrics=get_run_metrics(),
+        predictions=get_run_predictions(),
         leakage=f"{R}/split/{TARGET}/leakage.json",
+        config=f"{R}/config.yaml",
     output:
         metrics_tsv=report(
             f"{R}/metrics.tsv",
@@ -14,6 +16,7 @@ rule aggregate:
             caption="../report/transfer_gain.rst",
             category="Metrics",
         ),
+        provenance=f"{R}/provenance.json",
     log:
         "logs/aggregate/aggregate.log",
     conda:
@@ -24,10 +27,13 @@ rule aggregate:
         runtime=10,
     params:
         metric=config["evaluation"]["metric"],
+        resamples=config["evaluation"]["bootstrap_resamples"],
+        seed=derive_seed(config["seed"], "bootstrap"),
     shell:
         "seqtune aggregate {input.metrics:q} --metrics-tsv {output.metrics_tsv:q}"
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
-        " 2> {log:q}"
+        " --bootstrap-resamples {params.resamples} --seed {params.seed}"
+        " --provenance {output.provenance:q} --config {input.config:q} 2> {log:q}"
 
 
 rule report:
@@ -38,6 +44,7 @@ rule report:
         split_summary=f"{R}/split/{TARGET}/summary.json",
         leakage=f"{R}/split/{TARGET}/leakage.json",
         config=f"{R}/config.yaml",
+        interpretation=get_report_interpretation(),
     output:
         html=report(
             f"{R}/report.html",
@@ -57,10 +64,13 @@ rule report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        interpretation=get_interpretation_arg,
     shell:
         "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
         " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
-        " --leakage {input.leakage:q} --html {output.html:q} --figure {output.figure:q} 2> {log:q}"
+        " --leakage {input.leakage:q} --html {output.html:q} --figure {output.figure:q}"
+        " {params.interpretation:q} 2> {log:q}"
 
 
 rule config_snapshot:

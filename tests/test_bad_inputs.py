@@ -1,0 +1,485 @@
+"""The bad-input catalogue (issue #7): one broken file, weights file or config value per case.
+
+Every case checks the same contract: seqtune stops with one clear message (exit status 2 on the command line, no
+traceback) that names the file or config key, says where in it (line, record, column, tensor or key) and what to do
+about it, and leaves no output file behind. File and weights cases run the ``seqtune`` command in-process
+(``seqtune.cli.main``); config cases run the checks the workflow runs before any job (``common.smk``: the schema,
+then Snakemake's ``validate``, then ``check_config``), and a few run the real workflow (``snakemake -n``).
+"""
+
+from __future__ import annotations
+
+import bz2
+import copy
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, snakemake
+from seqtune.cli import main
+from seqtune.config import check_config, schema_problems
+from seqtune.errors import SeqtuneError
+from seqtune.models import ModelSpec, SequenceModel
+from seqtune.weights import save_model
+
+LENGTH = 30
+RNG = np.random.default_rng(7)
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def dna(length: int = LENGTH) -> str:
+    return "".join(RNG.choice(list("ACGT"), size=length))
+
+
+@dataclass
+class Expect:
+    """A command that must fail, and what its one-line message must contain."""
+
+    argv: list[str]
+    names: str  # the file (or config key) at fault
+    where: str  # the line, record, column, tensor or key inside it
+    fix: str  # the start of the advice
+    outputs: list[Path] = field(default_factory=list)  # must not exist afterwards
+
+
+def ingest(tmp_path: Path, spec: dict, length: int = LENGTH) -> list[str]:
+    return ["ingest", "--out-dir", str(tmp_path / "out"), "--spec", json.dumps(spec), "--length", str(length),
+            "--seed", "1"]
+
+
+def dataset_outputs(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "out"
+    return [folder] + [folder / name for name in ("codes.npy", "labels.tsv", "sequences.fasta", "dataset.json")]
+
+
+def fasta_case(tmp_path: Path, text: str | bytes, names: str, where: str, fix: str, name: str = "bad.fa",
+               **spec) -> Expect:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return Expect(ingest(tmp_path, {"source": "fasta", "path": str(path), **spec}), names, where, fix,
+                  dataset_outputs(tmp_path))
+
+
+def table_case(tmp_path: Path, name: str, text: str, names: str, where: str, fix: str, **spec) -> Expect:
+    path = tmp_path / name
+    path.write_text(text)
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(path), **spec}), names, where, fix,
+                  dataset_outputs(tmp_path))
+
+
+GOOD = f">a label=x\n{dna()}\n>b label=y\n{dna()}\n"
+
+
+def make_genome(folder: Path) -> Path:
+    path = folder / "genome.fa"
+    path.write_text(f">chr1\n{dna(300)}\n>chr2\n{dna(200)}\n")
+    return path
+
+
+def bed_case(tmp_path: Path, text: str, names: str, where: str, fix: str) -> Expect:
+    genome = make_genome(tmp_path)
+    bed = tmp_path / "bad.bed"
+    bed.write_text(text)
+    return Expect(ingest(tmp_path, {"source": "bed", "path": str(bed), "genome": str(genome)}), names, where, fix,
+                  dataset_outputs(tmp_path))
+
+
+# ------------------------------------------------------------------------------------ a target data set and models
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    """A small imported data set (60 x 30 nt, classes a/b), split stratified; returns its folder."""
+    from seqtune.inputs import import_dataset
+    from seqtune.pipeline import split
+
+    folder = tmp_path_factory.mktemp("target")
+    rows = "".join(f"s{i}\t{dna()}\t{'ab'[i % 2]}\n" for i in range(60))
+    (folder / "data.tsv").write_text("id\tsequence\tlabel\n" + rows)
+    import_dataset(folder / "data", {"source": "tsv", "path": str(folder / "data.tsv")}, LENGTH, seed=1)
+    split(str(folder / "data" / "codes.npy"), str(folder / "manifest.tsv"), str(folder / "summary.json"), 0.2, 0.2,
+          seed=1)
+    return folder
+
+
+def small_model(length: int = LENGTH, **spec) -> SequenceModel:
+    settings = {"channels": 8, "n_blocks": 1, "first_kernel_size": 5, "kernel_size": 3, "pool_size": 2, **spec}
+    return SequenceModel(ModelSpec(length=length, **settings), 3)
+
+
+def save_pretrained(path: Path, model: SequenceModel, length: int = LENGTH) -> Path:
+    save_model(model, path, {"role": "pretrained", "classes": ["m1", "m2", "m3"], "length": length,
+                             "validation": {"best_epoch": 1}})
+    return path
+
+
+def finetune_case(tmp_path: Path, target: Path, pretrained: Path, names: str, where: str, fix: str,
+                  strategy: str = "full", training: dict | None = None) -> Expect:
+    run = tmp_path / "run"
+    outputs = [run / "model.safetensors", run / "model.json", run / "history.tsv", run / "train_ids.tsv"]
+    argv = ["finetune", "--codes", str(target / "data" / "codes.npy"), "--manifest", str(target / "manifest.tsv"),
+            "--weights", str(outputs[0]), "--history", str(outputs[2]), "--train-ids", str(outputs[3]),
+            "--strategy", strategy, "--train-size", "10", "--seed", "1",
+            "--training", json.dumps(training or {"max_epochs": 1})]
+    if strategy != "scratch":
+        argv += ["--pretrained", str(pretrained)]
+    else:
+        argv += ["--model", json.dumps({"channels": 8, "n_blocks": 1})]
+    return Expect(argv, names, where, fix, outputs)
+
+
+# ------------------------------------------------------------------------------------------------------ the cases
+def case_empty_fasta(tmp_path, target):
+    return fasta_case(tmp_path, "", "bad.fa", "no FASTA records", "Give one '>id label=<class>' header")
+
+
+def case_header_without_sequence(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>b label=y\n>c label=y\n{dna()}\n", "bad.fa",
+                      "line 3, record 'b'", "remove the header or add its sequence")
+
+
+def case_duplicate_ids(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>a label=y\n{dna()}\n", "bad.fa",
+                      "line 3: duplicate id 'a' (first at line 1)", "rename or remove one of them")
+
+
+def case_truncated_gzip(tmp_path, target):
+    text = "".join(f">s{i} label={'xy'[i % 2]}\n{dna()}\n" for i in range(400))
+    return fasta_case(tmp_path, gzip.compress(text.encode())[:2000], "bad.fa.gz", "after line",
+                      "is it a text file, or a truncated or corrupt gzip file? Test it with 'gzip -t'",
+                      name="bad.fa.gz")
+
+
+def case_letter_outside_strict_alphabet(tmp_path, target):
+    sequence = dna()
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>b label=y\n{sequence[:4]}N{sequence[5:]}\n", "bad.fa",
+                      "line 3, record 'b', position 5: letter 'N'", "only A, C, G, T are accepted under ambiguous: "
+                      "error; set ambiguous: allow", ambiguous="error")
+
+
+def case_letter_that_is_not_dna(tmp_path, target):
+    sequence = dna()
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>b label=y\n{sequence[:9]}1{sequence[10:]}\n", "bad.fa",
+                      "line 3, record 'b', position 10: letter '1'", "use A, C, G, T or an IUPAC ambiguity code")
+
+
+def case_mixed_lengths(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>b label=y\n{dna(LENGTH + 7)}\n", "bad.fa",
+                      f"line 3, record 'b': length {LENGTH + 7} differs from the required {LENGTH}",
+                      "set length_policy to center_crop, pad or crop_or_pad")
+
+
+def case_longer_than_pad_policy(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x\n{dna(20)}\n>b label=y\n{dna(LENGTH + 1)}\n", "bad.fa",
+                      "record 'b': length 31", "set length_policy: crop_or_pad", length_policy="pad")
+
+
+def case_fasta_without_labels(tmp_path, target):
+    return fasta_case(tmp_path, f">a\n{dna()}\n>b\n{dna()}\n", "bad.fa", "line 1, record 'a': missing label",
+                      "add 'label=<class>' to its header or give a labels table")
+
+
+def case_labels_table_lacks_an_id(tmp_path, target):
+    (tmp_path / "labels.tsv").write_text("id\tlabel\na\tx\n")
+    return fasta_case(tmp_path, f">a\n{dna()}\n>b\n{dna()}\n", "bad.fa", "line 3, record 'b': no label for this id "
+                      "in", "add a row for it there", labels=str(tmp_path / "labels.tsv"))
+
+
+def case_tsv_with_an_empty_label(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", f"id\tsequence\tlabel\na\t{dna()}\tx\nb\t{dna()}\t\n", "bad.tsv",
+                      "line 3, record 'b': missing label", "fill in column 'label'")
+
+
+def case_missing_label_column(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", f"id\tsequence\tclass\na\t{dna()}\tx\n", "bad.tsv",
+                      "missing column(s) label (label); found id, sequence, class", "Rename the header or set "
+                      "label_column")
+
+
+def case_one_class_only(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x\n{dna()}\n>b label=x\n{dna()}\n", "bad.fa", "the label 'x'",
+                      "a classifier needs at least two classes")
+
+
+def case_unknown_split_value(tmp_path, target):
+    return fasta_case(tmp_path, f">a label=x split=train\n{dna()}\n>b label=y split=tset\n{dna()}\n", "bad.fa",
+                      "line 3, record 'b': split 'tset'", "give every record one of them")
+
+
+def case_csv_with_the_wrong_delimiter(tmp_path, target):
+    return table_case(tmp_path, "data.csv", f"id\tsequence\tlabel\na\t{dna()}\tx\nb\t{dna()}\ty\n", "data.csv",
+                      "line 1: the header is one comma-separated column but holds tabs", "rename it to .tsv")
+
+
+def case_csv_with_the_wrong_header(tmp_path, target):
+    return table_case(tmp_path, "data.csv", f"name,seq,class\na,{dna()},x\nb,{dna()},y\n", "data.csv",
+                      "missing column(s) id (id), sequence (sequence), label (label); found name, seq, class",
+                      "Rename the header or set id_column, sequence_column, label_column")
+
+
+def case_binary_file(tmp_path, target):
+    return fasta_case(tmp_path, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "bad.fa", "byte 0x89 at offset 0",
+                      "give a FASTA, TSV/CSV or BED text file")
+
+
+def case_bzip2_instead_of_gzip(tmp_path, target):
+    return fasta_case(tmp_path, bz2.compress(GOOD.encode()), "bad.fa.bz2", "bzip2-compressed",
+                      "decompress it or recompress it with gzip", name="bad.fa.bz2")
+
+
+def case_bed_interval_off_the_chromosome_end(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\nchr2\t190\t230\tb\n", "bad.bed",
+                    "line 2: interval chr2:190-230 ends past the end of chr2 (length 200)",
+                    "Use the matching genome or remove the line")
+
+
+def case_bed_chromosome_not_in_the_genome(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\n\nchrX\t100\t120\tb\n", "bad.bed",
+                    "line 3: chromosome 'chrX' is not in the genome", "use the genome the BED file was made for")
+
+
+def case_bed_end_before_start(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\nchr1\t150\t140\tb\n", "bad.bed",
+                    "line 2: interval chr1:150-140", "BED starts are 0-based and ends exclusive")
+
+
+def case_test_class_absent_from_training(tmp_path, target):
+    rows = [f"s{i}\t{dna()}\t{'ab'[i % 2]}\t{['train', 'validation', 'test'][i % 3]}" for i in range(12)]
+    rows.append(f"only_c\t{dna()}\tc\ttest")
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\tsplit\n" + "\n".join(rows) + "\n")
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    codes = tmp_path / "out" / "codes.npy"
+    outputs = [tmp_path / "manifest.tsv", tmp_path / "summary.json"]
+    return Expect(["split", "--codes", str(codes), "--manifest", str(outputs[0]), "--summary", str(outputs[1]),
+                   "--method", "column", "--seed", "1"], "out/labels.tsv",
+                  "class(es) ['c'] occur in the test split but not in training",
+                  "change the split settings", outputs)
+
+
+def case_train_size_larger_than_the_data(tmp_path, target):
+    outputs = [tmp_path / "manifest.tsv", tmp_path / "summary.json"]
+    return Expect(["split", "--codes", str(target / "data" / "codes.npy"), "--manifest", str(outputs[0]),
+                   "--summary", str(outputs[1]), "--seed", "1", "--largest-train-size", "500"], "labels.tsv",
+                  "finetune.train_sizes: 500 is more than the 36 training examples", "lower the largest train size",
+                  outputs)
+
+
+def case_corrupted_weights(tmp_path, target):
+    path = save_pretrained(tmp_path / "pre.safetensors", small_model())
+    path.write_bytes(path.read_bytes()[:120])
+    return finetune_case(tmp_path, target, path, "pre.safetensors", "not a readable safetensors file",
+                         "delete it and rerun the step that writes it")
+
+
+def case_weights_from_another_architecture(tmp_path, target):
+    path = save_pretrained(tmp_path / "pre.safetensors", small_model(channels=8))
+    other = save_pretrained(tmp_path / "other.safetensors", small_model(channels=16))
+    path.write_bytes(other.read_bytes())  # the weights of one model beside the sidecar of another
+    return finetune_case(tmp_path, target, path, "pre.safetensors", "is (16, 4, 5) but the architecture needs (8, 4, 5)",
+                         "retrain it or pair it with its own sidecar")
+
+
+def case_weights_that_are_a_pickle(tmp_path, target):
+    path = tmp_path / "pre.pt"
+    torch.save(small_model().state_dict(), path)
+    return finetune_case(tmp_path, target, path, "pre.pt", "a PyTorch .pt/.pth file", "Convert it once")
+
+
+def case_weights_without_their_sidecar(tmp_path, target):
+    path = save_pretrained(tmp_path / "pre.safetensors", small_model())
+    (tmp_path / "pre.json").unlink()
+    return finetune_case(tmp_path, target, path, "pre.safetensors", "its sidecar", "keep the .json that seqtune wrote")
+
+
+def case_weights_with_nan(tmp_path, target):
+    model = small_model()
+    with torch.no_grad():
+        next(model.parameters())[0] = float("nan")
+    path = save_pretrained(tmp_path / "pre.safetensors", model)
+    return finetune_case(tmp_path, target, path, "pre.safetensors", "holds NaN or infinite values", "retrain them")
+
+
+def case_pretrained_model_of_another_length(tmp_path, target):
+    path = save_pretrained(tmp_path / "pre.safetensors", small_model(length=40, architecture="mlp"), length=40)
+    return finetune_case(tmp_path, target, path, "pre.safetensors",
+                         "trained on length 40 with architecture mlp", "make sequence_length equal")
+
+
+def case_training_setting_of_the_wrong_type(tmp_path, target):
+    return finetune_case(tmp_path, target, tmp_path, "training.learning_rate", "'fast' has the wrong type",
+                         "write a number", strategy="scratch", training={"learning_rate": "fast"})
+
+
+CASES = {name[len("case_"):]: function for name, function in sorted(globals().items()) if name.startswith("case_")}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_gives_one_clear_message_and_no_output(name, tmp_path, target, capsys):
+    expect = CASES[name](tmp_path, target)
+    capsys.readouterr()
+    status = main(expect.argv)
+    stderr = capsys.readouterr().err
+    assert status == 2, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, stderr  # one message, on one line
+    message = errors[0]
+    assert message.startswith(f"seqtune {expect.argv[0]}: error: "), message
+    for part in ("names", "where", "fix"):
+        assert getattr(expect, part) in message, f"{part} {getattr(expect, part)!r} not in: {message}"
+    left = [str(path) for path in expect.outputs if path.exists() and not (path.is_dir() and not any(path.iterdir()))]
+    assert not left, f"partial output left behind: {left}"
+
+
+# ----------------------------------------------------------------------------------------- line endings are fine
+@pytest.mark.parametrize("source", ["fasta", "tsv", "bed", "csv"])
+def test_windows_line_endings_give_the_same_data_set_as_unix_ones(tmp_path, source):
+    """A mature tool accepts CRLF files (Windows editors, Excel exports, with their byte-order mark): the data set is
+    byte-identical to the one from LF."""
+    genome = make_genome(tmp_path)
+    text = {"fasta": "".join(f">s{i} label={'xy'[i % 2]}\n{dna()}\n" for i in range(6)),
+            "tsv": "id\tsequence\tlabel\n" + "".join(f"s{i}\t{dna()}\t{'xy'[i % 2]}\n" for i in range(6)),
+            "csv": "id,sequence,label\n" + "".join(f"s{i},{dna()},{'xy'[i % 2]}\n" for i in range(6)),
+            "bed": "".join(f"chr1\t{40 * i + 40}\t{40 * i + 50}\t{'xy'[i % 2]}\n" for i in range(6))}[source]
+    folders = {}
+    for name, newline, start in (("lf", "\n", b""), ("crlf", "\r\n", b"\xef\xbb\xbf" if source == "csv" else b"")):
+        path = tmp_path / f"{name}.{source}"
+        path.write_bytes(start + text.replace("\n", newline).encode())
+        spec = {"source": "tsv" if source == "csv" else source, "path": str(path),
+                **({"genome": str(genome)} if source == "bed" else {})}
+        assert main(ingest(tmp_path / name, spec)) == 0
+        folders[name] = tmp_path / name / "out"
+    for file in ("codes.npy", "labels.tsv", "sequences.fasta"):
+        assert (folders["lf"] / file).read_bytes() == (folders["crlf"] / file).read_bytes(), file
+
+
+# ---------------------------------------------------------------------------------------------------- config cases
+def tiny_config() -> dict:
+    return yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def check_like_the_workflow(config: dict) -> None:
+    """What ``workflow/rules/common.smk`` does with a config before any job: raises SeqtuneError."""
+    from snakemake.utils import validate
+
+    problems = schema_problems(config, str(SCHEMA))
+    if problems:
+        raise SeqtuneError("config error:\n  " + "\n  ".join(problems))
+    validate(config, schema=str(SCHEMA))
+    check_config(config)
+
+
+def edit(path: str, value):
+    def apply(config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return apply
+
+
+def rename(path: str, new: str):
+    def apply(config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[new] = node.pop(last)
+    return apply
+
+
+# (id, edit, the key named, the fix)
+CONFIG_CASES = [
+    ("config value of the wrong type", edit("finetune.train_sizes", "100"), "finetune.train_sizes: '100' has the "
+     "wrong type", "write a list, e.g. [a, b]"),
+    ("number written as text", edit("finetune.training.learning_rate", "fast"), "finetune.training.learning_rate",
+     "write a number"),
+    ("train size of 0", edit("finetune.train_sizes", [0]), "finetune.train_sizes.0: 0 is out of range",
+     "set it to at least 1"),
+    ("train size larger than the data", edit("finetune.train_sizes", [60, 5000]),
+     "finetune.train_sizes: [5000] exceed the ~250 training examples", "lower them or raise"),
+    ("unknown strategy", edit("finetune.strategies", ["scratch", "fulll"]), "finetune.strategies.1: 'fulll'",
+     "choose one of scratch, full"),
+    ("unknown JASPAR ID", edit("datasets.target.required", ["MA0139.2", "MA9999.1"]),
+     "datasets.target.required: unknown JASPAR matrix ID 'MA9999.1'", "use a versioned ID such as MA0139.2"),
+    ("config key typo", rename("finetune.train_sizes", "train_size"), "finetune: Additional properties are not "
+     "allowed ('train_size' was unexpected)", "check the spelling. Known keys here:"),
+    ("unknown split method", edit("split.method", "random"), "split.method: 'random' is not allowed",
+     "choose one of stratified, chromosome, similarity, column"),
+    ("results path that is absolute", edit("results", "/tmp/seqtune-results"), "results: '/tmp/seqtune-results'",
+     "a relative folder inside the working directory"),
+    ("results path with ..", edit("results", "results/../../elsewhere"), "results: 'results/../../elsewhere'",
+     "not absolute, no '..' part"),
+]
+
+
+@pytest.mark.parametrize("name, change, names, fix", CONFIG_CASES, ids=[case[0] for case in CONFIG_CASES])
+def test_bad_config_value_names_the_key_and_the_fix(name, change, names, fix):
+    config = tiny_config()
+    change(config)
+    with pytest.raises(SeqtuneError) as caught:
+        check_like_the_workflow(config)
+    lines = [line.strip() for line in str(caught.value).splitlines() if line.strip() != "config error:"]
+    assert len(lines) == 1, lines  # one problem, one line
+    assert names in lines[0] and fix in lines[0], lines[0]
+
+
+def test_check_config_alone_keeps_results_inside_the_working_folder():
+    """The rule holds without the schema too (seqtune used as a library or a module with its own validation)."""
+    for bad in ("/abs/results", "..", "results/../..", "~/results", "C:/results", ""):
+        config = tiny_config()
+        config["results"] = bad
+        with pytest.raises(SeqtuneError, match="results: .* is not allowed; write a relative folder"):
+            check_config(config)
+    from seqtune.config import check_results_folder
+
+    for good in ("results", "results/study2", "./results", "."):
+        check_results_folder(good)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("results", ["/tmp/seqtune-escape", "../escape"])
+def test_the_workflow_refuses_a_results_folder_outside_the_working_folder(tmp_path, results):
+    config = tiny_config()
+    config["results"] = results
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "config.yaml").write_text(yaml.safe_dump(config))
+    process = snakemake(tmp_path / "work", "--configfile", str(tmp_path / "work" / "config.yaml"), "-n",
+                        check=False)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert f"results: '{results}' is not allowed here" in output, output[-2000:]
+    assert "Traceback" not in output
+    assert not (tmp_path / "escape").exists() and not Path("/tmp/seqtune-escape").exists()
+    assert not (tmp_path / "work" / "results").exists()
+
+
+# ------------------------------------------------------------------------------------------------- diverging loss
+@pytest.mark.parametrize("where", ["training", "validation"])
+def test_a_nan_loss_stops_training_with_a_clear_error_and_no_weights(where, tmp_path, target, capsys, monkeypatch):
+    """A loss that turns NaN (diverging training, extreme inputs) stops the run at once with the fix, instead of
+    saving NaN weights that every later step would trip over."""
+    import seqtune.train as train
+
+    if where == "training":
+        original = train.Supervised.batch_loss
+        monkeypatch.setattr(train.Supervised, "batch_loss",
+                            lambda self, *args: original(self, *args) * float("nan"))
+    else:
+        monkeypatch.setattr(train.Supervised, "evaluate", lambda self, *args: (float("nan"), 0.5))
+    expect = finetune_case(tmp_path, target, tmp_path, "", f"{where} loss became nan at epoch 1",
+                           "lower the learning rate", strategy="scratch", training={"max_epochs": 2})
+    capsys.readouterr()
+    assert main(expect.argv) == 2
+    message = capsys.readouterr().err
+    assert expect.where in message and expect.fix in message and "Traceback" not in message, message
+    assert not any(path.exists() for path in expect.outputs)

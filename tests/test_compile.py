@@ -1,0 +1,54 @@
+"""The training.compile option: torch.compile in fit and predict_proba, and a one-line error where it cannot run."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqtune.errors import SeqtuneError
+from seqtune.models import ModelSpec, SequenceModel
+from seqtune.train import Dataset, TrainSettings, compile_model, fit, predict_proba
+
+
+def _data(n=160, length=40, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
+    labels = rng.integers(0, 2, size=n)
+    for i in np.flatnonzero(labels):
+        start = rng.integers(0, length - 6)
+        codes[i, start:start + 6] = 2
+    return codes, labels
+
+
+def test_compile_is_a_training_setting_and_off_by_default():
+    assert TrainSettings().compile is False
+    assert TrainSettings.from_dict({"compile": True}).to_dict()["compile"] is True
+
+
+def test_compile_unavailable_is_one_line_naming_the_setting(monkeypatch):
+    monkeypatch.delattr(torch, "compile")
+    with pytest.raises(SeqtuneError, match="training.compile: .*set compile: false"):
+        compile_model(torch.nn.Linear(2, 2))
+
+
+# Slow: inductor compiles the training, evaluation and prediction graphs (and recompiles for the last, smaller
+# batch): measured 119 s on 2 shared, heavily loaded cores.
+@pytest.mark.slow
+def test_compiled_training_and_prediction_give_the_same_result_format():
+    codes, labels = _data()
+    device = torch.device("cpu")
+    train = Dataset.from_numpy(codes[:120], labels[:120], False, device)
+    validation = Dataset.from_numpy(codes[120:], labels[120:], False, device)
+    spec = ModelSpec(length=40, channels=8, n_blocks=2, pool_size=2)
+    results = {}
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        model = SequenceModel(spec, 2)
+        settings = TrainSettings(max_epochs=2, patience=2, batch_size=32, learning_rate=5e-3, compile=compiled)
+        history, best = fit(model, train, validation, settings, "scratch", seed=1)
+        probabilities = predict_proba(model, torch.from_numpy(codes[120:]), False, batch_size=16, compile=compiled)
+        results[compiled] = (history, best, probabilities, model)
+    (eager_history, eager_best, eager_p, eager_model), (history, best, p, model) = results[False], results[True]
+    assert [list(row) for row in history] == [list(row) for row in eager_history]
+    assert set(best) == set(eager_best) and np.isfinite(best["val_loss"])
+    assert p.shape == eager_p.shape == (40, 2) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    assert set(model.state_dict()) == set(eager_model.state_dict())  # the plain model trained: weights save as usual
