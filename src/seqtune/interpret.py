@@ -872,7 +872,7 @@ def summarise_interpretation(summary_files: Sequence[str], out_tsv: str, out_jso
     """
     import json
 
-    from .io import read_json, write_json, write_tsv
+    from .io import finite_json, read_json, write_json, write_tsv
     from .stats import run_label
 
     summaries = [read_json(path) for path in summary_files]
@@ -902,18 +902,9 @@ def summarise_interpretation(summary_files: Sequence[str], out_tsv: str, out_jso
         "plots": plots,
     }
     write_tsv(out_tsv, summary)
-    write_json(out_json, _finite(result))
+    write_json(out_json, finite_json(result))
     for sentence in result["sentences"]:
         log.info("%s", sentence)
     return result
 
 
-def _finite(obj):
-    """JSON has no NaN: null instead."""
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(value) for value in obj]
-    return obj

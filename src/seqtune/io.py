@@ -57,6 +57,17 @@ def write_json(path: str | os.PathLike, obj) -> None:
         handle.write("\n")
 
 
+def finite_json(obj):
+    """JSON has no NaN or infinity: null instead, in nested dicts, lists and tuples (other tools reject NaN)."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: finite_json(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(value) for value in obj]
+    return obj
+
+
 def _json_default(value):
     if isinstance(value, (np.integer,)):
         return int(value)

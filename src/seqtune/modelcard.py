@@ -4,11 +4,10 @@ for; one JSON (for programs) and one Markdown file (for people) beside its weigh
 from __future__ import annotations
 
 import logging
-import math
 import os
 from pathlib import Path
 
-from .io import atomic_open, read_json, sha256_file, write_json
+from .io import atomic_open, finite_json, read_json, sha256_file, write_json
 
 log = logging.getLogger("seqtune")
 
@@ -23,14 +22,6 @@ def model_id(pretrained: str, strategy: str) -> str:
     return strategy if pretrained in ("none", "", None) else f"{strategy}:{pretrained}"
 
 
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _over_seeds(metrics: dict, model: str, train_size: int) -> dict | None:
@@ -167,7 +158,7 @@ def build_card(sidecar: dict, run_metrics: dict, metrics: dict, data: dict, spli
         "intended_use": _intended_use(sidecar, data),
         "limitations": _limitations(data, split, sidecar, pretraining),
     }
-    return _finite(card)
+    return finite_json(card)
 
 
 def _number(value, digits: int = 3) -> str:

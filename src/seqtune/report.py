@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SeqtuneError
-from .io import atomic_open, atomic_path, read_json, read_tsv, write_json, write_tsv
+from .io import atomic_open, atomic_path, finite_json, read_json, read_tsv, write_json, write_tsv
 from .stats import bootstrap_over_test_examples, run_label, runs_table, summarise, transfer_gain, verdict
 
 log = logging.getLogger("seqtune")
@@ -47,7 +47,7 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     }
     write_tsv(metrics_tsv, runs)
     write_tsv(gain_tsv, gains)
-    write_json(metrics_json, _finite(result))
+    write_json(metrics_json, finite_json(result))
     for sentence in result["verdict"]["sentences"]:
         log.info("%s", sentence)
 
@@ -72,15 +72,6 @@ def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
     return result
 
 
-def _finite(obj):
-    """JSON has no NaN: write null instead."""
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(value) for value in obj]
-    return obj
 
 
 def _figure_to_bytes(figure, fmt: str) -> bytes:
