@@ -533,7 +533,6 @@ def encode_records(records: list[Record], length: int, length_policy: str = "err
     Records on strand ``-`` are reverse-complemented. Errors name the file, line, record and position.
     """
     read_lengths = np.fromiter((len(record.sequence) for record in records), dtype=np.int64, count=len(records))
-    _check_lengths(records, read_lengths, length, length_policy)
     joined = "".join(record.sequence for record in records)
     flat = BYTE_TO_CODE[np.frombuffer(joined.encode("ascii", errors="replace"), dtype=np.uint8)]
     bad = flat == 255
@@ -548,6 +547,8 @@ def encode_records(records: list[Record], length: int, length_policy: str = "err
         fix = ("only A, C, G, T are accepted under ambiguous: error; set ambiguous: allow to read IUPAC codes as N"
                if flat[position] == N_CODE else "use A, C, G, T or an IUPAC ambiguity code (N, R, Y, ...)")
         raise SeqtuneError(f"{records[index].where()}, position {offset + 1}: letter '{letter}' is not allowed; {fix}")
+    # Letters first: a stray space or gap makes a record look one base too long, which is not the error to report.
+    _check_lengths(records, read_lengths, length, length_policy)
     codes = fit_length(flat, read_lengths, length)
     minus = np.fromiter((record.strand == "-" for record in records), dtype=bool, count=len(records))
     if minus.any():
