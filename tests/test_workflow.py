@@ -36,9 +36,17 @@ def test_every_output_exists_and_is_well_formed(tiny_run):
     assert summary["verdict"]["sentences"]
     gain = pd.read_csv(results / "transfer_gain.tsv", sep="\t")
     assert {"model", "train_size", "mean_gain", "ci_low", "ci_high", "p_value"} <= set(gain.columns)
+    # Bootstrap over test examples: an interval around each seed mean, and one around each gain.
+    for row in summary["summary"]:
+        assert row["auroc_boot_low"] <= row["auroc_mean"] <= row["auroc_boot_high"], row["model"]
+    assert (gain["boot_ci_low"] <= gain["mean_gain"]).all() and (gain["mean_gain"] <= gain["boot_ci_high"]).all()
 
     html = (results / "report.html").read_text()
     assert "data:image/png;base64," in html and "Verdict" in html
+    # Run summary: the device from the runs' provenance, wall time per stage from Snakemake's benchmark files.
+    assert "Devices of the evaluations (from each run&#x27;s provenance): cpu" in html or \
+        "Devices of the evaluations (from each run's provenance): cpu" in html
+    assert "wall_seconds" in html and "<td>evaluate</td>" in html.replace(" ", "")
     assert (results / "learning_curve.svg").read_text().lstrip().startswith("<?xml")
 
 

@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leakage", default=None, help="leakage report (JSON) of the target's split")
     p.add_argument("--interpretation", default=None,
                    help="interpretation summary (JSON of `seqtune interpretation-summary`), if interpreted")
+    p.add_argument("--benchmarks", default=None,
+                   help="Snakemake's benchmarks folder: wall time and peak memory per stage in the report")
 
     p = steps.add_parser("interpret", help="attribute a fine-tuned model's test predictions (ISM, gradient x input) "
                                            "and score them against the planted motif sites")
@@ -284,7 +286,8 @@ def run(args: argparse.Namespace) -> None:
 
         config_text = open(args.config).read() if args.config else ""
         report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
-                      args.figure, config_text, leakage=args.leakage, interpretation=args.interpretation)
+                      args.figure, config_text, leakage=args.leakage, interpretation=args.interpretation,
+                      benchmarks=args.benchmarks)
     elif step == "interpret":
         from .interpret import interpret
 

@@ -276,7 +276,7 @@ def _leakage_section(leakage: str | None) -> str:
 
 def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: str, html_out: str,
            figure_out: str, config_text: str = "", leakage: str | None = None,
-           interpretation: str | None = None) -> None:
+           interpretation: str | None = None, benchmarks: str | None = None) -> None:
     """Write the self-contained HTML report (figures embedded) and the learning-curve SVG for ``snakemake --report``.
 
     Per-run predictions and histories are read from the results folder that holds ``metrics_tsv``.
@@ -327,7 +327,9 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     versions = {"seqtune": __version__, "python": platform.python_version(), "torch": torch.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
                 "matplotlib": matplotlib.__version__}
-    wall = _wall_times(results)
+    wall = _wall_times(results, benchmarks)
+    devices = sorted({str((read_json(path).get("provenance") or {}).get("device"))
+                      for path in _run_files(results, runs, "evaluate", "metrics.json").values()} - {"None"})
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in result["verdict"]["sentences"])
     control = result["verdict"].get("shuffled_label_control")
     warning = ""
@@ -390,8 +392,9 @@ the gain's interval over resampled test examples (one resample shared by both mo
 <h2>Every run</h2>
 {_table(runs)}
 <h2 id="run">Run</h2>
-<p>Device: CPU unless a job's log says otherwise (each training log names its device). Seeds: config seed and run
-seeds {seeds}.</p>
+<p>Devices of the evaluations (from each run's provenance): {html.escape(", ".join(devices) or "not recorded")};
+each training log names its own device. Seeds: config seed and run seeds {seeds}. Per stage: jobs and their summed wall time and peak memory (MB) from Snakemake's benchmark files,
+and the seconds spent in training epochs (the rest of a job is start-up, data loading and evaluation).</p>
 {_table(wall, 1) if len(wall) else ""}
 <pre>{html.escape(json.dumps(versions, indent=1))}</pre>
 <details><summary>Configuration</summary><pre>{html.escape(config_text)}</pre></details>
@@ -403,13 +406,25 @@ seeds {seeds}.</p>
     log.info("wrote %s", html_out)
 
 
-def _wall_times(results: Path) -> pd.DataFrame:
-    """Seconds per training stage, summed over the epochs in the histories."""
-    rows = []
+def _wall_times(results: Path, benchmarks: str | None = None) -> pd.DataFrame:
+    """Per stage: jobs, summed wall time and peak memory from Snakemake's benchmark files (when ``benchmarks`` names
+    their folder), and the training seconds summed over the epochs in the histories."""
+    stages = {}
+    if benchmarks and Path(benchmarks).is_dir():
+        for stage_dir in sorted(path for path in Path(benchmarks).iterdir() if path.is_dir()):
+            tables = [read_tsv(path) for path in sorted(stage_dir.rglob("*.tsv"))]
+            tables = [table for table in tables if {"s", "max_rss"} <= set(table.columns) and len(table)]
+            if tables:
+                stages[stage_dir.name] = {
+                    "stage": stage_dir.name, "jobs": len(tables),
+                    "wall_seconds": float(sum(table["s"].iloc[-1] for table in tables)),
+                    "max_rss_mb": float(max(pd.to_numeric(table["max_rss"], errors="coerce").max() for table in tables)),
+                }
     for step in ("pretrain", "finetune"):
         total = sum(read_tsv(path)["seconds"].sum() for path in (results / step).rglob("history.tsv"))
-        rows.append({"stage": step, "training_seconds": total})
-    return pd.DataFrame(rows)
+        stages.setdefault(step, {"stage": step})["training_seconds"] = float(total)
+    return pd.DataFrame(list(stages.values()), columns=["stage", "jobs", "wall_seconds", "max_rss_mb",
+                                                         "training_seconds"])
 
 
 def _data_info(results: Path) -> str:

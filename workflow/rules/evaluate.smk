@@ -8,6 +8,8 @@ rule evaluate:
         metrics=f"{run_dir('evaluate')}/metrics.json",
     log:
         "logs/evaluate/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
     wildcard_constraints:
         strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
     conda:
@@ -35,6 +37,8 @@ rule baseline:
         metrics=f"{run_dir('evaluate')}/metrics.json",
     log:
         "logs/baseline/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+    benchmark:
+        "benchmarks/baseline/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
     wildcard_constraints:
         pretrained="none",
         strategy="kmer_logreg|onehot_logreg",

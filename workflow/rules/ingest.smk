@@ -5,6 +5,8 @@ rule ingest:
         dataset_files("{dataset}"),
     log:
         "logs/ingest/{dataset}.log",
+    benchmark:
+        "benchmarks/ingest/{dataset}.tsv"
     wildcard_constraints:
         dataset=one_of(IMPORTED),
     conda:

@@ -66,11 +66,13 @@ rule report:
         runtime=10,
     params:
         interpretation=get_interpretation_arg,
+        # Read if present (wall time and memory per stage); not an input, so a missing folder changes nothing.
+        benchmarks="benchmarks",
     shell:
         "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
         " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
         " --leakage {input.leakage:q} --html {output.html:q} --figure {output.figure:q}"
-        " {params.interpretation:q} 2> {log:q}"
+        " {params.interpretation:q} --benchmarks {params.benchmarks:q} 2> {log:q}"
 
 
 rule config_snapshot:

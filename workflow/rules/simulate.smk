@@ -3,6 +3,8 @@ rule simulate:
         dataset_files("{dataset}"),
     log:
         "logs/simulate/{dataset}.log",
+    benchmark:
+        "benchmarks/simulate/{dataset}.tsv"
     wildcard_constraints:
         dataset=one_of(SIMULATED),
     conda:

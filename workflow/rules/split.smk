@@ -7,6 +7,8 @@ rule split:
         summary=f"{R}/split/{{dataset}}/summary.json",
     log:
         "logs/split/{dataset}.log",
+    benchmark:
+        "benchmarks/split/{dataset}.tsv"
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -31,6 +33,8 @@ rule leakage:
         f"{R}/split/{TARGET}/leakage.json",
     log:
         "logs/leakage/leakage.log",
+    benchmark:
+        "benchmarks/leakage/leakage.tsv"
     conda:
         "../envs/seqtune.yaml"
     threads: 1
