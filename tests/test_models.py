@@ -157,3 +157,20 @@ def test_shuffled_label_control_sits_at_chance_on_a_learnable_task():
         scores[shuffled] = float(np.mean(aurocs))
     assert scores[False] > 0.9
     assert abs(scores[True] - 0.5) < 0.08, scores
+
+
+def test_bf16_autocast_runs_on_the_cpu_and_keeps_the_result_format():
+    """The CUDA path's bf16 autocast, run on the CPU: the model still learns, weights stay float32, and predictions
+    are float probabilities of the same shape."""
+    from seqtune.train import predict_proba
+
+    train, validation = datasets(300)
+    torch.manual_seed(0)
+    model = SequenceModel(ModelSpec(length=60, channels=16, n_blocks=2, pool_size=2), 2)
+    settings = TrainSettings(max_epochs=6, patience=6, learning_rate=5e-3, bf16=True)
+    history, best = fit(model, train, validation, settings, "full", seed=3)
+    assert len(history) >= 1 and best["val_auroc"] > 0.7
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    probabilities = predict_proba(model, validation.codes, False, batch_size=64, bf16=True)
+    assert probabilities.shape == (len(validation), 2) and probabilities.dtype.kind == "f"
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
