@@ -33,6 +33,10 @@ except SeqtuneError as error:
     raise WorkflowError(f"config error: {error}") from None
 
 R = config["results"]
+# Logs and Snakemake benchmark files: logs/ and benchmarks/ for the default results folder, logs/<results>/ and
+# benchmarks/<results>/ for any other, so that two studies run in one folder keep their own.
+LOGS = "logs" if R == "results" else f"logs/{R}"
+BENCHMARKS = "benchmarks" if R == "results" else f"benchmarks/{R}"
 TARGET = config["finetune"]["dataset"]
 PRETRAINED = list(config["pretrain"]["models"])
 DEEP = config["finetune"]["strategies"]

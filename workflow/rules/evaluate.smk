@@ -7,9 +7,9 @@ rule evaluate:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
     log:
-        "logs/evaluate/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+        f"{LOGS}/evaluate/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/evaluate/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
+        f"{BENCHMARKS}/evaluate/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
         strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
     conda:
@@ -36,9 +36,9 @@ rule baseline:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
     log:
-        "logs/baseline/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+        f"{LOGS}/baseline/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/baseline/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
+        f"{BENCHMARKS}/baseline/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
         pretrained="none",
         strategy="kmer_logreg|onehot_logreg",

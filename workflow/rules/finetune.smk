@@ -9,9 +9,9 @@ rule finetune:
         history=f"{run_dir('finetune')}/history.tsv",
         train_ids=f"{run_dir('finetune')}/train_ids.tsv",
     log:
-        "logs/finetune/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+        f"{LOGS}/finetune/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/finetune/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
+        f"{BENCHMARKS}/finetune/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
         strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
     conda:

@@ -4,9 +4,9 @@ rule ingest:
     output:
         dataset_files("{dataset}"),
     log:
-        "logs/ingest/{dataset}.log",
+        f"{LOGS}/ingest/{{dataset}}.log",
     benchmark:
-        "benchmarks/ingest/{dataset}.tsv"
+        f"{BENCHMARKS}/ingest/{{dataset}}.tsv"
     wildcard_constraints:
         dataset=one_of(IMPORTED),
     conda:

@@ -20,9 +20,9 @@ rule interpret:
             },
         ),
     log:
-        "logs/interpret/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+        f"{LOGS}/interpret/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/interpret/{pretrained}/{strategy}/n{train_size}/seed{seed}.tsv"
+        f"{BENCHMARKS}/interpret/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
         strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr",
     conda:
@@ -53,7 +53,7 @@ rule interpretation_summary:
         ),
         json=f"{R}/interpretation.json",
     log:
-        "logs/interpretation_summary/interpretation_summary.log",
+        f"{LOGS}/interpretation_summary/interpretation_summary.log",
     conda:
         "../envs/seqtune.yaml"
     threads: 1

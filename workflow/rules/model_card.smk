@@ -15,7 +15,7 @@ rule model_card:
             },
         ),
     log:
-        "logs/model_card/{pretrained}/{strategy}/n{train_size}/seed{seed}.log",
+        f"{LOGS}/model_card/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     wildcard_constraints:
         strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
     conda:

@@ -4,7 +4,7 @@ rule predict:
     output:
         f"{R}/predict/{{predict_input}}.tsv",
     log:
-        "logs/predict/{predict_input}.log",
+        f"{LOGS}/predict/{{predict_input}}.log",
     conda:
         "../envs/seqtune.yaml"
     threads: 1

@@ -11,9 +11,9 @@ rule pretrain:
         sidecar=f"{R}/pretrain/{{pretrained}}/model.json",
         history=f"{R}/pretrain/{{pretrained}}/history.tsv",
     log:
-        "logs/pretrain/{pretrained}.log",
+        f"{LOGS}/pretrain/{{pretrained}}.log",
     benchmark:
-        "benchmarks/pretrain/{pretrained}.tsv"
+        f"{BENCHMARKS}/pretrain/{{pretrained}}.tsv"
     conda:
         "../envs/seqtune.yaml"
     threads: 2 * PRETRAIN_PROCESSES

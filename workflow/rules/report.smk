@@ -18,7 +18,7 @@ rule aggregate:
         ),
         provenance=f"{R}/provenance.json",
     log:
-        "logs/aggregate/aggregate.log",
+        f"{LOGS}/aggregate/aggregate.log",
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -57,7 +57,7 @@ rule report:
             category="Learning curves",
         ),
     log:
-        "logs/report/report.log",
+        f"{LOGS}/report/report.log",
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -67,7 +67,7 @@ rule report:
     params:
         interpretation=get_interpretation_arg,
         # Read if present (wall time and memory per stage); not an input, so a missing folder changes nothing.
-        benchmarks="benchmarks",
+        benchmarks=BENCHMARKS,
     shell:
         "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
         " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
@@ -79,7 +79,7 @@ rule config_snapshot:
     output:
         f"{R}/config.yaml",
     log:
-        "logs/config_snapshot/config_snapshot.log",
+        f"{LOGS}/config_snapshot/config_snapshot.log",
     conda:
         "../envs/seqtune.yaml"
     threads: 1

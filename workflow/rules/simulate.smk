@@ -2,9 +2,9 @@ rule simulate:
     output:
         dataset_files("{dataset}"),
     log:
-        "logs/simulate/{dataset}.log",
+        f"{LOGS}/simulate/{{dataset}}.log",
     benchmark:
-        "benchmarks/simulate/{dataset}.tsv"
+        f"{BENCHMARKS}/simulate/{{dataset}}.tsv"
     wildcard_constraints:
         dataset=one_of(SIMULATED),
     conda:

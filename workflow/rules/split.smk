@@ -6,9 +6,9 @@ rule split:
         manifest=f"{R}/split/{{dataset}}/manifest.tsv",
         summary=f"{R}/split/{{dataset}}/summary.json",
     log:
-        "logs/split/{dataset}.log",
+        f"{LOGS}/split/{{dataset}}.log",
     benchmark:
-        "benchmarks/split/{dataset}.tsv"
+        f"{BENCHMARKS}/split/{{dataset}}.tsv"
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -32,9 +32,9 @@ rule leakage:
     output:
         f"{R}/split/{TARGET}/leakage.json",
     log:
-        "logs/leakage/leakage.log",
+        f"{LOGS}/leakage/leakage.log",
     benchmark:
-        "benchmarks/leakage/leakage.tsv"
+        f"{BENCHMARKS}/leakage/leakage.tsv"
     conda:
         "../envs/seqtune.yaml"
     threads: 1
