@@ -7,16 +7,7 @@ import torch
 from seqtune.errors import SeqtuneError
 from seqtune.models import ModelSpec, SequenceModel
 from seqtune.train import Dataset, TrainSettings, compile_model, fit, predict_proba
-
-
-def _data(n=160, length=40, seed=0):
-    rng = np.random.default_rng(seed)
-    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
-    labels = rng.integers(0, 2, size=n)
-    for i in np.flatnonzero(labels):
-        start = rng.integers(0, length - 6)
-        codes[i, start:start + 6] = 2
-    return codes, labels
+from test_models import toy_data
 
 
 def test_compile_is_a_training_setting_and_off_by_default():
@@ -34,7 +25,7 @@ def test_compile_unavailable_is_one_line_naming_the_setting(monkeypatch):
 # batch): measured 119 s on 2 shared, heavily loaded cores.
 @pytest.mark.slow
 def test_compiled_training_and_prediction_give_the_same_result_format():
-    codes, labels = _data()
+    codes, labels = toy_data(n=160, length=40)
     device = torch.device("cpu")
     train = Dataset.from_numpy(codes[:120], labels[:120], False, device)
     validation = Dataset.from_numpy(codes[120:], labels[120:], False, device)
