@@ -214,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-json", required=True)
     p.add_argument("--out-md", required=True)
 
+    p = steps.add_parser("unrelated-motifs", help="choose JASPAR motifs for a negative-control corpus: the ones "
+                                                   "least like the target's motifs (a helper, not a pipeline step)")
+    p.add_argument("--to", type=_list_arg, required=True, metavar="IDS",
+                   help="the target task's motifs (required and distractors), comma-separated JASPAR IDs")
+    p.add_argument("--n", type=int, default=8, help="how many motifs to choose (default 8)")
+    p.add_argument("--max-similarity", type=float, default=0.4,
+                   help="highest similarity allowed to any target motif (default 0.4)")
+    p.add_argument("--output", default="-", help="TSV to write (default: standard output)")
+
     p = steps.add_parser("predict", help="predict new sequences (FASTA, TSV/CSV or BED + genome) with a model")
     p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
     p.add_argument("--input-spec", type=_json_arg, required=True,
@@ -298,6 +307,20 @@ def run(args: argparse.Namespace) -> None:
         from .interpret import summarise_interpretation
 
         summarise_interpretation(args.summaries, args.tsv, args.json)
+    elif step == "unrelated-motifs":
+        from .motifs import unrelated_motifs
+
+        import pandas as pd
+
+        chosen = unrelated_motifs(args.to, args.n, max_similarity=args.max_similarity)
+        table = pd.DataFrame([{"jaspar_id": motif.jaspar_id, "name": motif.name, "width": motif.width,
+                               "max_similarity_to_target": round(similarity, 3)} for motif, similarity in chosen])
+        if args.output == "-":
+            table.to_csv(sys.stdout, sep="\t", index=False)
+        else:
+            from .io import write_tsv
+
+            write_tsv(args.output, table)
     elif step == "model-card":
         from .modelcard import model_card
 

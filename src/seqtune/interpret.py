@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .errors import SeqtuneError
-from .motifs import Motif
+from .motifs import Motif, best_alignment, centred_log_odds
 from .sequence import ALPHABET, N_CODE, one_hot
 
 log = logging.getLogger("seqtune")
@@ -356,29 +356,6 @@ def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequenc
 
 
 # ------------------------------------------------------------------------------------------- filters against motifs
-def _centred_log_odds(probabilities: np.ndarray, background: float = 0.25) -> np.ndarray:
-    """(W, 4) probabilities -> (W, 4) log-odds with each position's mean removed."""
-    log_odds = np.log2(probabilities / background)
-    return log_odds - log_odds.mean(axis=1, keepdims=True)
-
-
-def _best_alignment(filter_matrix: np.ndarray, motif_matrix: np.ndarray, min_overlap: int) -> tuple[float, int]:
-    """Max Pearson correlation between two (W, 4) position-centred matrices over offsets with at least
-    ``min_overlap`` aligned positions; offset = motif start relative to the filter start."""
-    k, w = filter_matrix.shape[0], motif_matrix.shape[0]
-    best, best_offset = -np.inf, 0
-    for offset in range(-(w - min_overlap), k - min_overlap + 1):
-        first, last = max(0, offset), min(k, offset + w)
-        a = filter_matrix[first:last].ravel()
-        b = motif_matrix[first - offset:last - offset].ravel()
-        a, b = a - a.mean(), b - b.mean()
-        denominator = np.sqrt((a * a).sum() * (b * b).sum())
-        r = float((a * b).sum() / denominator) if denominator > 0 else 0.0
-        if r > best:
-            best, best_offset = r, offset
-    return best, best_offset
-
-
 def filter_motif_similarity(first_conv_weight, motifs: list[Motif], min_overlap: int | None = None) -> pd.DataFrame:
     """Match each first-layer convolution filter to its most similar JASPAR motif (a simple TOMTOM).
 
@@ -436,12 +413,12 @@ def _filter_motif_scores(weight: np.ndarray, motifs: list[Motif], min_overlap: i
     offset = np.zeros((n_filters, len(motifs)), dtype=np.int64)
     matrices = [w.T - w.T.mean(axis=1, keepdims=True) for w in weight.astype(np.float64)]  # (K, 4), centred
     for j, motif in enumerate(motifs):
-        log_odds = _centred_log_odds(motif.probabilities)
+        log_odds = centred_log_odds(motif.probabilities)
         # Reverse complement in ACGT order: reverse the positions and the base columns.
         for sign, matrix_b in (("+", log_odds), ("-", log_odds[::-1, ::-1])):
             for i, matrix_a in enumerate(matrices):
                 shortest = min(matrix_a.shape[0], matrix_b.shape[0])
-                r, shift = _best_alignment(matrix_a, matrix_b, min(min_overlap or shortest, shortest))
+                r, shift = best_alignment(matrix_a, matrix_b, min(min_overlap or shortest, shortest))
                 if r > similarity[i, j]:
                     similarity[i, j], strand[i, j], offset[i, j] = r, sign, shift
     norm = np.array([np.sqrt((matrix ** 2).sum()) for matrix in matrices])
