@@ -14,7 +14,12 @@ Data: ``seqtune.simulate.simulate_grammar`` at 100 nt (positive iff CTCF and GAT
 
 * Seed's loop: a per-sample ``torch.utils.data.Dataset`` holding the sequences as strings and encoding one string
   to a (4, 100) one-hot tensor in ``__getitem__``, a ``DataLoader(batch_size=32, shuffle=True)`` (default
-  ``num_workers=0``), ``torch.optim.SGD(lr=0.01)``, cross-entropy.
+  ``num_workers=0``), ``torch.optim.SGD(lr=0.01)``, cross-entropy. The seed's own code is not in this repository,
+  so its encoder is reconstructed twice: as tutorials usually write it (a zero tensor, one element set per base in
+  a Python loop: "seed"), and charitably, vectorised with numpy within each sequence ("charitable seed"). What
+  tells them apart is the issue's calibration, measured on the seed's own code: a plain loop over a pre-encoded
+  tensor ran 13x faster than the seed's loop. The "floor" row here is that plain loop; its ratio to each
+  reconstruction says which one behaves like the seed. Every ratio is printed against both.
 * seqtune, ``fit()``: ``seqtune.train.fit`` itself (codes on the device, per-batch one-hot, AdamW, early-stopping
   bookkeeping, validation every epoch on 500 sequences: that validation time is charged to seqtune).
 * seqtune, inner loop + SGD: ``fit``'s epoch body line for line, with the seed's optimizer (SGD, lr 0.01), so that
@@ -58,24 +63,37 @@ EYE = np.eye(4, dtype=np.float32)
 
 
 def one_hot_encode(sequence: str) -> torch.Tensor:
-    """The tutorial's per-sequence encoder: (4, L) float one-hot. (Vectorised with numpy inside one sequence; a
-    per-base Python loop writing into a tensor would be slower still.)"""
+    """Charitable reading of the tutorial's per-sequence encoder: (4, L) float one-hot, vectorised with numpy inside
+    one sequence."""
     return torch.from_numpy(EYE[[MAPPING[base] for base in sequence]].T.copy())
 
 
+def one_hot_encode_per_base(sequence: str) -> torch.Tensor:
+    """The encoder as tutorials usually write it: a zero tensor, then one element set per base in a Python loop."""
+    x = torch.zeros(4, len(sequence))
+    for position, base in enumerate(sequence):
+        x[MAPPING[base], position] = 1.0
+    return x
+
+
 class SeedDataset(torch.utils.data.Dataset):
-    def __init__(self, sequences: list[str], labels: list[int], integer_coded: bool = False):
-        self.sequences, self.labels, self.integer_coded = sequences, labels, integer_coded
+    """``encoder``: ``per_base`` (``one_hot_encode_per_base``), ``numpy`` (``one_hot_encode``) or ``integer`` (one
+    float per base, for the 100-input reading of the seed's MLP)."""
+
+    def __init__(self, sequences: list[str], labels: list[int], encoder: str = "per_base"):
+        self.sequences, self.labels, self.encoder = sequences, labels, encoder
 
     def __len__(self) -> int:
         return len(self.sequences)
 
     def __getitem__(self, index: int):
         sequence = self.sequences[index]
-        if self.integer_coded:
+        if self.encoder == "integer":
             x = torch.tensor([MAPPING[base] for base in sequence], dtype=torch.float32)
-        else:
+        elif self.encoder == "numpy":
             x = one_hot_encode(sequence)
+        else:
+            x = one_hot_encode_per_base(sequence)
         return x, self.labels[index]
 
 
@@ -258,8 +276,9 @@ def main() -> None:
     device = torch.device("cpu")
     train = Dataset.from_numpy(codes[:args.n], labels[:args.n], False, device)
     validation = Dataset.from_numpy(codes[args.n:], labels[args.n:], False, device)
-    seed_data = SeedDataset(strings, labels[:args.n].tolist())
-    seed_data_int = SeedDataset(strings, labels[:args.n].tolist(), integer_coded=True)
+    seed_data = SeedDataset(strings, labels[:args.n].tolist(), "per_base")
+    seed_data_numpy = SeedDataset(strings, labels[:args.n].tolist(), "numpy")
+    seed_data_int = SeedDataset(strings, labels[:args.n].tolist(), "integer")
 
     torch.manual_seed(0)
     spec = ModelSpec(architecture="mlp", length=LENGTH)
@@ -273,10 +292,13 @@ def main() -> None:
 
     x_all = one_hot(train.codes).contiguous()
     batches = [(x_all[i:i + BATCH], train.targets[i:i + BATCH]) for i in range(0, args.n, BATCH)]
+    seed_case = "seed: per-base encoder + DataLoader(32) + SGD"
+    numpy_case = "seed, charitable: numpy encoder + DataLoader(32) + SGD"
     fit_case = "seqtune: fit() at batch 32 (the seed's batch; finetune config)"
+    floor_case = "floor: SGD on pre-made float batches"
     cases = {
-        "seed: Dataset + DataLoader(32) + SGD": lambda: seed_training(copy.deepcopy(initial), seed_data,
-                                                                      args.epochs, 1),
+        seed_case: lambda: seed_training(copy.deepcopy(initial), seed_data, args.epochs, 1),
+        numpy_case: lambda: seed_training(copy.deepcopy(initial), seed_data_numpy, args.epochs, 1),
         fit_case: lambda: seqtune_fit(copy.deepcopy(initial), train, validation, args.epochs, 1),
         "seqtune: fit() at batch 64 (TrainSettings default)": lambda: seqtune_fit(
             copy.deepcopy(initial), train, validation, args.epochs, 1, batch=64),
@@ -286,15 +308,16 @@ def main() -> None:
                                                            1, batch=256),
         "seqtune: fit's inner loop, AdamW (as fit: fused)": lambda: seqtune_inner(copy.deepcopy(initial), train,
                                                                                   args.epochs, 1, "adamw"),
-        "fit's inner loop, unfused AdamW (fit until 2026-11-28)": lambda: seqtune_inner(
-            copy.deepcopy(initial), train, args.epochs, 1, "adamw_unfused"),
         "seqtune: fit's inner loop, SGD (as seed)": lambda: seqtune_inner(copy.deepcopy(initial), train,
                                                                           args.epochs, 1, "sgd"),
-        "floor: SGD on pre-made float batches": lambda: floor_sgd(copy.deepcopy(initial), batches, args.epochs),
-        "seed's Dataset + DataLoader alone": lambda: seed_data_only(seed_data, args.epochs),
+        floor_case: lambda: floor_sgd(copy.deepcopy(initial), batches, args.epochs),
+        "seed's per-base Dataset + DataLoader alone": lambda: seed_data_only(seed_data, args.epochs),
+        "seed's numpy Dataset + DataLoader alone": lambda: seed_data_only(seed_data_numpy, args.epochs),
     }
     if not args.quick:
         cases.update({
+            "fit's inner loop, unfused AdamW (fit until 2026-11-28)": lambda: seqtune_inner(
+                copy.deepcopy(initial), train, args.epochs, 1, "adamw_unfused"),
             "prototype: fused + rand dropout + cached one-hot table": lambda: seqtune_inner(
                 with_rand_dropout(initial), train, args.epochs, 1, "adamw_fused", fast_one_hot=True),
             "seed loop, integer-coded 100-input MLP": lambda: seed_training(copy.deepcopy(initial_int),
@@ -310,32 +333,36 @@ def main() -> None:
             cases[name]()
             if round_index:
                 rates[name].append(work / (time.perf_counter() - started))
-    seed_rates = rates[names[0]]
     rows = []
     for name, values in rates.items():
         rows.append({"loop": name, "seq/s (median)": statistics.median(values),
                      "min": min(values), "max": max(values),
-                     "x seed loop": statistics.median(v / s for v, s in zip(values, seed_rates))})
+                     "x seed": statistics.median(v / s for v, s in zip(values, rates[seed_case])),
+                     "x charitable seed": statistics.median(v / s for v, s in zip(values, rates[numpy_case]))})
     print(table(rows))
     steps = optimizer_step_us(copy.deepcopy(initial), train)
     print("\noptimizer.step() alone on this model (batch 32 gradients):")
     print(table(steps))
     by_name = {row["loop"]: row for row in rows}
-    fit_ratio = by_name[fit_case]["x seed loop"]
-    batch_ratios = {batch: by_name[name]["x seed loop"] for batch, name in (
+    fit_ratio, fit_ratio_numpy = by_name[fit_case]["x seed"], by_name[fit_case]["x charitable seed"]
+    floor_ratio, floor_ratio_numpy = by_name[floor_case]["x seed"], by_name[floor_case]["x charitable seed"]
+    batch_ratios = {batch: by_name[name]["x seed"] for batch, name in (
         (64, "seqtune: fit() at batch 64 (TrainSettings default)"), (128, "seqtune: fit() at batch 128 (pretrain config)"),
         (256, "seqtune: fit() at batch 256"))}
-    inner_ratio = by_name["seqtune: fit's inner loop, SGD (as seed)"]["x seed loop"]
-    floor_ratio = by_name["floor: SGD on pre-made float batches"]["x seed loop"]
+    inner_ratio = by_name["seqtune: fit's inner loop, SGD (as seed)"]["x seed"]
     verdict = "met" if fit_ratio >= 5 else "NOT met"
-    print(f"\nseqtune fit() at batch 32 is {fit_ratio:.1f}x the seed's loop (target >= 5x: {verdict}); at batch "
+    print(f"\nCalibration: the plain loop over pre-made batches is {floor_ratio:.1f}x the per-base seed and "
+          f"{floor_ratio_numpy:.1f}x the charitable one (the issue measured 13x for the seed's own loop).")
+    print(f"seqtune fit() at batch 32 is {fit_ratio:.1f}x the per-base seed loop (target >= 5x: {verdict}) and "
+          f"{fit_ratio_numpy:.1f}x the charitable one; against the per-base seed at batch "
           + ", ".join(f"{b}: {r:.1f}x" for b, r in batch_ratios.items())
-          + f"; fit's inner loop with the seed's SGD {inner_ratio:.1f}x; no loop at batch 32 can exceed the floor, "
-          f"{floor_ratio:.1f}x")
+          + f"; fit's inner loop with the seed's SGD {inner_ratio:.1f}x")
     print(json.dumps({"bench": "seed_tutorial", "date": datetime.date.today().isoformat(), "n": args.n,
                       "epochs": args.epochs, "batch": BATCH, "threads": args.threads, "rounds": args.rounds,
-                      "parameters": parameters, "rows": rows, "fit_vs_seed": fit_ratio, "fit_vs_seed_by_batch": batch_ratios,
+                      "parameters": parameters, "rows": rows, "fit_vs_seed": fit_ratio,
+                      "fit_vs_charitable_seed": fit_ratio_numpy, "fit_vs_seed_by_batch": batch_ratios,
                       "inner_sgd_vs_seed": inner_ratio, "floor_vs_seed": floor_ratio,
+                      "floor_vs_charitable_seed": floor_ratio_numpy,
                       "optimizer_step_us": steps, "target": 5, "target_met": verdict == "met"}))
 
 

@@ -259,3 +259,19 @@ def test_default_study_plans_interpretation_and_cards_and_interpretation_can_be_
     off.write_text(yaml.safe_dump(config))
     counts = _planned_rules(tmp_path, off)
     assert "interpret" not in counts and "interpretation_summary" not in counts and counts["report"] == 1
+
+
+@pytest.mark.parametrize("name, strategies, pretrains, interprets", [
+    # transfer study: 4 pretrained models with 5 + 2 + 1 + 2 strategies, scratch, the shuffled-label control
+    ("transfer_study", 5 + 2 + 1 + 2 + 1 + 1, 4, True),
+    # negative control: the unrelated pretraining with full and linear_probe, and scratch, over 20 seeds
+    ("negative_control", 2 + 1, 1, False),
+])
+def test_shipped_study_configs_plan_their_runs(tmp_path, name, strategies, pretrains, interprets):
+    path = REPO / "config" / f"{name}.yaml"
+    config = yaml.safe_load(path.read_text())
+    counts = _planned_rules(tmp_path, path)
+    runs = strategies * len(config["finetune"]["train_sizes"]) * len(config["finetune"]["seeds"])
+    assert counts["finetune"] == counts["evaluate"] == counts["model_card"] == runs
+    assert counts["pretrain"] == pretrains and counts["report"] == 1
+    assert ("interpret" in counts) == interprets

@@ -7,6 +7,8 @@ the model, batch by batch.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import SeqtuneError
@@ -92,7 +94,15 @@ def one_hot(codes, dtype=None):
     """
     import torch
 
-    dtype = dtype or torch.float32
-    table = torch.zeros(5, 4, dtype=dtype, device=codes.device)
-    table[:4] = torch.eye(4, dtype=dtype, device=codes.device)
-    return table[codes.long()].transpose(1, 2)
+    return _one_hot_table(codes.device, dtype or torch.float32)[codes.long()].transpose(1, 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _one_hot_table(device, dtype):
+    """(5, 4) lookup: codes 0-3 (ACGT) to unit rows, code 4 (N) to zeros. Built once per device and dtype, not per
+    batch (three small kernels per batch saved; bench/seed_tutorial.py)."""
+    import torch
+
+    table = torch.zeros(5, 4, dtype=dtype, device=device)
+    table[:4] = torch.eye(4, dtype=dtype, device=device)
+    return table

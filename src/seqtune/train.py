@@ -360,16 +360,19 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
                     x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
             with _autocast(device, settings.bf16):
                 loss = objective.batch_loss(network, x, train.targets[local], generator, rows)
-            if not torch.isfinite(loss):
-                raise SeqtuneError(
-                    f"training loss became {loss.item()} at epoch {epoch + 1}; lower the learning rate "
-                    f"(now {settings.learning_rate}) or check the inputs for extreme values"
-                )
             optimizer.zero_grad(set_to_none=True)
             (loss * weight if weight != 1.0 else loss).backward()
             optimizer.step()
-            running += loss.item() * len(local)
+            # Summed on the device and read once per epoch: no host-device sync per step (float64, as a Python
+            # float sum would be). A non-finite loss makes the sum non-finite, and the epoch fails below.
+            running += loss.detach().double() * len(local)
             seen += len(local)
+        running = running.item() if isinstance(running, torch.Tensor) else running
+        if not math.isfinite(running):
+            raise SeqtuneError(
+                f"training loss became {running} at epoch {epoch + 1}; lower the learning rate "
+                f"(now {settings.learning_rate}) or check the inputs for extreme values"
+            )
         model.eval()
         if context.enabled:
             running, seen = _all_reduce_sum(context, device, running, seen)
