@@ -50,6 +50,7 @@ from seqtune import train as seqtune_train
 from seqtune.models import ConvBlock, ModelSpec, SequenceModel
 from seqtune.sequence import one_hot
 from seqtune.train import Dataset, TrainSettings, fit
+from tables import table  # bench/tables.py
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MOTIFS = ["MA0139.2", "MA0035.4", "MA0080.5", "MA0102.4", "MA0148.4", "MA0114.4", "MA0106.3", "MA0143.4"]
@@ -74,28 +75,6 @@ def make_data(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     sim = simulate_presence(n, LENGTH, corpus_motifs(), 0.3, 0.41, 0.25, seed)
     targets = np.array(sim.labels.drop(columns="id").to_numpy(dtype=np.float32))  # writable copy
     return sim.codes, targets
-
-
-def table(rows: list[dict], columns: list[str] | None = None) -> str:
-    columns = columns or list(rows[0])
-    cells = [[_fmt(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(cell[i]) for cell in cells)) for i, column in enumerate(columns)]
-    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths)),
-             "  ".join("-" * width for width in widths)]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 1:
-            return f"{value:.2f}"
-        return f"{value:.3f}"
-    return str(value)
 
 
 def section(title: str) -> None:

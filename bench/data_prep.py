@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tables import table  # bench/tables.py
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MOTIFS = ["MA0139.2", "MA0035.4", "MA0080.5", "MA0102.4", "MA0148.4", "MA0114.4", "MA0106.3", "MA0143.4"]
@@ -184,24 +185,6 @@ def run_worker(kind: str, n: int, folder: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
-def table(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(cell[i]) for cell in cells)) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    return "\n".join(out + ["  ".join(x.ljust(w) for x, w in zip(cell, widths)) for cell in cells])
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 # ------------------------------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import yaml
+from tables import table  # bench/tables.py
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -193,20 +194,6 @@ def phases_of(rows: list[dict]) -> list[dict]:
             best = max(matches, key=lambda r: r["cumulative_s"])
             found.append({"phase": label, "seconds": best["cumulative_s"], "calls": best["calls"]})
     return found
-
-
-def table(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(cell[i]) for cell in cells)) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    return "\n".join(out + ["  ".join(x.ljust(w) for x, w in zip(cell, widths)) for cell in cells])
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ from seqtune import train as seqtune_train
 from seqtune.models import ModelSpec, SequenceModel
 from seqtune.sequence import decode, one_hot
 from seqtune.train import Dataset, TrainSettings, fit
+from tables import table  # bench/tables.py
 
 LENGTH = 100
 BATCH = 32
@@ -218,20 +219,6 @@ def seed_data_only(dataset: SeedDataset, epochs: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def table(rows: list[dict]) -> str:
-    columns = list(rows[0])
-    cells = [[_fmt(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(cell[i]) for cell in cells)) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    return "\n".join(out + ["  ".join(x.ljust(w) for x, w in zip(cell, widths)) for cell in cells])
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
-    return str(value)
-
-
 def optimizer_step_us(model: nn.Module, train: Dataset, reps: int = 300) -> list[dict]:
     """Microseconds per optimizer.step() on this model's gradients (batch 32), medians of 5 x ``reps`` steps."""
     loss = nn.CrossEntropyLoss()(model(one_hot(train.codes[:BATCH])), train.targets[:BATCH])

@@ -7,7 +7,7 @@ from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
 from seqtune.metrics import classification_metrics
-from seqtune.stats import mean_ci, paired_difference, runs_table, transfer_gain
+from seqtune.stats import mean_ci, paired_difference, runs_table, summarise, transfer_gain, verdict
 
 
 def test_binary_metrics_match_scikit_learn():
@@ -99,3 +99,34 @@ def test_bootstrap_brackets_the_estimate_and_pairs_the_gain():
     # Same seed, same intervals: the bootstrap is reproducible.
     again, _ = bootstrap_over_test_examples(runs, predictions, "auroc", 300, seed=0)
     pd.testing.assert_frame_equal(levels, again)
+
+
+def _control_records(control_gains: list[float]) -> list[dict]:
+    """_records() plus a pretrained model 'u' with full and linear_probe; full gains ``control_gains`` per seed."""
+    rows = _records()
+    scratch = {row["seed"]: row["auroc"] for row in rows if row["strategy"] == "scratch"}
+    for seed, gain in enumerate(control_gains):
+        for strategy, value in (("full", scratch[seed] + gain), ("linear_probe", scratch[seed] - 0.05)):
+            rows.append({"pretrained": "u", "strategy": strategy, "train_size": 100, "seed": seed, "auroc": value,
+                         **{m: 0.5 for m in ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auprc")}})
+    return rows
+
+
+@pytest.mark.parametrize("gains, passed", [([0.02, -0.03, 0.01], True), ([0.20, 0.22, 0.21], False)])
+def test_a_negative_control_is_checked_not_crowned(gains, passed):
+    runs = runs_table(_control_records(gains))
+    result = verdict(runs, summarise(runs), "auroc", negative_controls=["u"])
+    # Even when the control scores best, the verdict's best model is the real pretraining.
+    assert [entry["best_model"] for entry in result["per_train_size"]] == ["full:p"]
+    (check,) = result["negative_controls"]
+    assert check["pretrained"] == "u" and check["passed"] is passed
+    (entry,) = check["per_train_size"]
+    assert entry["model"] == "full:u"  # its best strategy, the least favourable for the check
+    assert entry["vs_scratch"]["mean"] == pytest.approx(np.mean(gains))
+    assert entry["helps"] is (not passed)
+    assert check["sentence"] in result["sentences"]
+    assert ("HELPS" in check["sentence"]) is (not passed) and ("does not help" in check["sentence"]) is passed
+    # Without the flag, the same model is an ordinary candidate and no check is made.
+    plain = verdict(runs, summarise(runs), "auroc")
+    assert plain["negative_controls"] == []
+    assert plain["per_train_size"][0]["best_model"] == ("full:p" if passed else "full:u")

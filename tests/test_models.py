@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from seqtune.errors import SeqtuneError
 from seqtune.models import ModelSpec, SequenceModel, replace_head
-from seqtune.train import Dataset, TrainSettings, apply_strategy, fit
+from seqtune.train import Dataset, Supervised, TrainSettings, apply_strategy, fit
 
 SPEC = ModelSpec(length=60, channels=8, n_blocks=3, pool_size=2)
 
@@ -95,6 +96,35 @@ def test_fit_learns_restores_best_epoch_and_is_deterministic():
     assert [r["val_loss"] for r in history_a] == [r["val_loss"] for r in history_b]
     assert best_a["val_loss"] == min(r["val_loss"] for r in history_a)
     assert best_a["val_auroc"] > 0.8
+
+
+def test_early_stopping_restores_the_epoch_best_at_what_it_monitors():
+    """30 training examples: the validation loss turns up while the AUROC still climbs (as for scratch at the
+    smallest train size), so the two monitors restore different epochs, each the best at its own measure."""
+    codes, labels = toy_data(400, seed=1)
+    device = torch.device("cpu")
+    train = Dataset.from_numpy(codes[:30], labels[:30], False, device)
+    validation = Dataset.from_numpy(codes[200:], labels[200:], False, device)
+    restored = {}
+    for monitor in ("val_loss", "val_score"):
+        torch.manual_seed(0)
+        model = SequenceModel(ModelSpec(length=60, channels=16, n_blocks=2, pool_size=2), 2)
+        settings = TrainSettings(max_epochs=12, patience=12, learning_rate=0.02, batch_size=16, monitor=monitor)
+        history, best = fit(model, train, validation, settings, "full", seed=3)
+        losses, scores = [r["val_loss"] for r in history], [r["val_auroc"] for r in history]
+        expected = losses.index(min(losses)) if monitor == "val_loss" else scores.index(max(scores))
+        assert best["best_epoch"] == expected + 1
+        assert best["val_loss"] == losses[expected] and best["val_auroc"] == scores[expected]
+        # The restored weights are that epoch's: evaluated again, they give its validation loss.
+        model.eval()
+        assert Supervised(False).evaluate(model, validation, 256, False)[0] == pytest.approx(losses[expected], rel=1e-5)
+        restored[monitor] = best["best_epoch"]
+    assert restored["val_loss"] != restored["val_score"]
+
+
+def test_an_unknown_monitor_is_refused():
+    with pytest.raises(SeqtuneError, match="training.monitor: 'val_auc' is not one of"):
+        TrainSettings.from_dict({"monitor": "val_auc"})
 
 
 def test_every_architecture_and_pooling_builds_and_runs():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, seqtune, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -275,3 +275,33 @@ def test_shipped_study_configs_plan_their_runs(tmp_path, name, strategies, pretr
     assert counts["finetune"] == counts["evaluate"] == counts["model_card"] == runs
     assert counts["pretrain"] == pretrains and counts["report"] == 1
     assert ("interpret" in counts) == interprets
+
+
+def test_aggregate_and_report_check_a_negative_control(tiny_run, tmp_path):
+    """The tiny study's only pretrained model, declared a negative control: the verdict checks it instead of crowning
+    it, and the report warns exactly when it helps."""
+    results = tmp_path / "results"
+    shutil.copytree(tiny_run / "results", results)
+    metrics_files = sorted(str(path) for path in (results / "evaluate").rglob("metrics.json"))
+    seqtune("aggregate", *metrics_files, "--metrics-tsv", str(results / "metrics.tsv"),
+            "--metrics-json", str(results / "metrics.json"), "--gain-tsv", str(results / "transfer_gain.tsv"),
+            "--bootstrap-resamples", "0", "--negative-controls", "motifs", check=True)
+    summary = json.loads((results / "metrics.json").read_text())
+    assert summary["verdict"]["per_train_size"] == []  # every transferred model is the control's
+    (check,) = summary["verdict"]["negative_controls"]
+    sizes = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())["finetune"]["train_sizes"]
+    assert check["pretrained"] == "motifs" and [e["train_size"] for e in check["per_train_size"]] == sorted(sizes)
+    for entry in check["per_train_size"]:
+        assert entry["model"].endswith(":motifs")
+        assert entry["helps"] is bool(entry["vs_scratch"]["ci_low"] > 0)
+    assert check["passed"] is not any(entry["helps"] for entry in check["per_train_size"])
+    assert check["sentence"] in summary["verdict"]["sentences"]
+    html = results / "report.html"
+    seqtune("report", "--metrics-tsv", str(results / "metrics.tsv"), "--metrics-json", str(results / "metrics.json"),
+            "--gain-tsv", str(results / "transfer_gain.tsv"),
+            "--split-summary", str(next((results / "split").glob("*/summary.json"))),
+            "--config", str(results / "config.yaml"), "--html", str(html), "--figure", str(tmp_path / "curve.svg"),
+            check=True)
+    page = html.read_text()
+    assert ("Warning: the negative control" in page) is (not check["passed"])
+    assert "negative control" in page

@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap-resamples", type=int, default=1000,
                    help="resamples of the test examples for bootstrap intervals (0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    p.add_argument("--negative-controls", type=_list_arg, default=[], metavar="NAMES",
+                   help="pretrained models whose corpus shares nothing with the target, comma-separated: the verdict "
+                        "checks that they do not help")
     p.add_argument("--provenance", default=None,
                    help="output: the study's provenance JSON (config hash, versions, every run's input checksums)")
     p.add_argument("--config", default=None, help="the run's config snapshot, hashed into --provenance")
@@ -283,7 +286,7 @@ def run(args: argparse.Namespace) -> None:
         from . import report
 
         report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv, args.metric,
-                         args.bootstrap_resamples, args.seed)
+                         args.bootstrap_resamples, args.seed, args.negative_controls)
         if args.provenance:
             from .io import read_json, write_json
             from .provenance import results_provenance

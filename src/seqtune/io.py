@@ -183,68 +183,6 @@ def write_fasta(path: str | os.PathLike, ids: Iterable[str], sequences: Iterable
                 handle.write(sequence + "\n")
 
 
-def read_fasta(path: str | os.PathLike) -> tuple[list[str], list[str], list[str]]:
-    """Read a FASTA file (plain or gzipped) into ids, descriptions and sequences.
-
-    Errors name the file and line: text before the first header, a header without a sequence, an empty id, a duplicate
-    id, or an empty file.
-    """
-    ids: list[str] = []
-    descriptions: list[str] = []
-    sequences: list[str] = []
-    chunks: list[str] = []
-    header_line = 0
-    seen: dict[str, int] = {}
-
-    def close_record() -> None:
-        if ids:
-            sequence = "".join(chunks)
-            if not sequence:
-                raise SeqtuneError(
-                    f"{path}, line {header_line}: record '{ids[-1]}' has no sequence; "
-                    "remove the header or add its sequence on the following line(s)"
-                )
-            sequences.append(sequence)
-
-    try:
-        with open_text(path) as handle:
-            for line_number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                if line.startswith(">"):
-                    close_record()
-                    chunks = []
-                    header = line[1:].strip()
-                    record_id, _, description = header.partition(" ")
-                    if not record_id:
-                        raise SeqtuneError(f"{path}, line {line_number}: header '>' without an id; write '>ID ...'")
-                    if record_id in seen:
-                        raise SeqtuneError(
-                            f"{path}, line {line_number}: duplicate id '{record_id}' (first at line "
-                            f"{seen[record_id]}); ids must be unique, rename or remove one of them"
-                        )
-                    seen[record_id] = line_number
-                    header_line = line_number
-                    ids.append(record_id)
-                    descriptions.append(description.strip())
-                elif not ids:
-                    raise SeqtuneError(
-                        f"{path}, line {line_number}: sequence text before the first '>' header; "
-                        "this is not a FASTA file or its first header is missing"
-                    )
-                else:
-                    chunks.append(line.strip())
-            close_record()
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise SeqtuneError(f"{path}: file not found") from None
-        raise SeqtuneError(f"{path}: cannot be read ({error}); is the gzip file truncated or corrupt?") from None
-    if not ids:
-        raise SeqtuneError(f"{path}: no FASTA records found; the file is empty or has no '>' header")
-    return ids, descriptions, sequences
-
-
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -22,12 +22,14 @@ log = logging.getLogger("seqtune")
 
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
-              metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0) -> None:
+              metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
+              negative_controls: list[str] | tuple[str, ...] = ()) -> None:
     """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table.
 
     With ``bootstrap_resamples`` > 0, each run's ``predictions.tsv`` (beside its metrics.json) is read too, and the
     summary and gain table get percentile intervals over resampled test examples
-    (see ``stats.bootstrap_over_test_examples``).
+    (see ``stats.bootstrap_over_test_examples``). ``negative_controls`` names the pretrained models whose corpus
+    shares nothing with the target (``pretrain.models.<name>.negative_control``); the verdict checks them.
     """
     records = [read_json(path) for path in metrics_files]
     runs = runs_table(records)
@@ -43,7 +45,7 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
         "runs": runs.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
         "transfer_gain": gains.to_dict(orient="records"),
-        "verdict": verdict(runs, summary, metric),
+        "verdict": verdict(runs, summary, metric, negative_controls),
     }
     write_tsv(metrics_tsv, runs)
     write_tsv(gain_tsv, gains)
@@ -336,6 +338,10 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     if control and not control.get("at_chance"):
         warning = ('<p class="warn">Warning: the shuffled-label control is not at chance. Suspect leakage or a bug '
                    "before reading anything else.</p>")
+    for check in result["verdict"].get("negative_controls") or []:
+        if not check["passed"]:
+            warning += (f'<p class="warn">Warning: the negative control \'{html.escape(check["pretrained"])}\' helps '
+                        "at some train size (verdict below): read the transfer gain as partly generic.</p>")
     split_counts = pd.DataFrame(split["counts"]).fillna(0).astype(int)
     split_counts.index.name = "class"
     data_info = _data_info(results)

@@ -94,12 +94,17 @@ def transfer_gain(runs: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     return frame.rename(columns={"mean": "mean_gain", "sd": "sd_gain", "n": "n_seeds"})
 
 
-def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc") -> dict:
+def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
+            negative_controls: tuple[str, ...] | list[str] = ()) -> dict:
     """Per train size: the best deep model against scratch and against the best baseline; the shuffled-label check;
-    and plain sentences saying what they mean."""
+    each negative control's check; and plain sentences saying what they mean.
+
+    ``negative_controls``: pretrained models whose corpus shares nothing with the target. They never count as the
+    best model; instead each gets its own check (below).
+    """
     per_size = []
     sentences = []
-    deep = summary[~summary["strategy"].isin(DEEP_EXCLUDED)]
+    deep = summary[~summary["strategy"].isin(DEEP_EXCLUDED) & ~summary["pretrained"].isin(list(negative_controls))]
     baselines = summary[summary["strategy"].isin(BASELINE_STRATEGIES)]
     for size in sorted(summary["train_size"].unique()):
         entry = {"train_size": int(size)}
@@ -120,7 +125,42 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc") ->
     control = _shuffled_check(runs, metric)
     if control:
         sentences.append(control["sentence"])
-    return {"metric": metric, "per_train_size": per_size, "shuffled_label_control": control, "sentences": sentences}
+    checks = [_negative_control_check(runs, summary, name, metric) for name in negative_controls]
+    checks = [check for check in checks if check]
+    sentences += [check["sentence"] for check in checks]
+    return {"metric": metric, "per_train_size": per_size, "shuffled_label_control": control,
+            "negative_controls": checks, "sentences": sentences}
+
+
+def _negative_control_check(runs: pd.DataFrame, summary: pd.DataFrame, pretrained: str, metric: str) -> dict | None:
+    """A pretraining that shares nothing with the target must not help. At each train size its best strategy (the
+    one with the highest mean, the least favourable for the check) is compared with scratch, paired by seed; the
+    control fails where that gain's 95% CI lies above zero."""
+    rows = summary[summary["pretrained"] == pretrained]
+    if rows.empty:
+        return None
+    per_size = []
+    for size in sorted(rows["train_size"].unique()):
+        at_size = rows[rows["train_size"] == size]
+        best = at_size.sort_values(f"{metric}_mean", ascending=False).iloc[0]["model"]
+        diff = paired_difference(runs, best, "scratch", size, metric)
+        if diff is None:
+            continue
+        helps = bool(diff["n"] >= 2 and diff["ci_low"] > 0)
+        per_size.append({"train_size": int(size), "model": best, "vs_scratch": diff, "helps": helps})
+    if not per_size:
+        return None
+    failed = [entry for entry in per_size if entry["helps"]]
+    described = "; ".join(f"at {e['train_size']}, {e['model']} {_describe(e['vs_scratch'])}" for e in per_size)
+    if failed:
+        sentence = (f"The negative control '{pretrained}' (pretraining that shares nothing with the target) HELPS "
+                    f"where its gain's interval is above zero: {described}. Then part of the transfer gain is not "
+                    "specific to the target: a generic benefit of any pretrained initialisation, or a corpus that "
+                    "shares the target's motifs after all (`seqtune unrelated-motifs` lists motifs unlike them).")
+    else:
+        sentence = (f"The negative control '{pretrained}' (pretraining that shares nothing with the target) does not "
+                    f"help, as it must not (best strategy against scratch, paired over seeds): {described}.")
+    return {"pretrained": pretrained, "per_train_size": per_size, "passed": not failed, "sentence": sentence}
 
 
 def _describe(diff: dict | None) -> str:

@@ -30,6 +30,7 @@ from .sequence import one_hot
 log = logging.getLogger("seqtune")
 
 STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
+MONITORS = ("val_loss", "val_score")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class TrainSettings:
     batch_size: int = 64
     max_epochs: int = 40
     patience: int = 6
+    # What early stopping watches and the restored epoch maximises: "val_loss" (lowest validation loss) or
+    # "val_score" (highest validation score: AUROC, or masked-base accuracy for masked pretraining).
+    monitor: str = "val_loss"
     rc_augment: bool = False
     # partial: how many top backbone blocks train; gradual_unfreeze: epochs between unfreezing one more block;
     # discriminative_lr: learning-rate factor per block below the head.
@@ -60,6 +64,8 @@ class TrainSettings:
         from .config import check_setting_types
 
         check_setting_types(cls, values, "training")
+        if values.get("monitor", "val_loss") not in MONITORS:
+            raise SeqtuneError(f"training.monitor: '{values['monitor']}' is not one of {list(MONITORS)}")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -308,7 +314,8 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         raise SeqtuneError(f"multi-process training trains every weight (scratch or full), not '{strategy}'")
     optimizer = adamw(groups, settings.weight_decay, device)
     eval_batch = max(settings.batch_size, 256)
-    best_loss, best_epoch, best_state = math.inf, -1, None
+    # best_value: the monitored quantity, oriented so that lower is better (the score is negated).
+    best_value, best_epoch, best_state = math.inf, -1, None
     history = []
     start_epoch = 0
     fingerprint = _fingerprint(model, train, validation, settings, strategy, seed, objective, context.world_size)
@@ -318,7 +325,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         resumed = load_checkpoint(checkpoint, fingerprint, model, optimizer, generator)
         if resumed:
             saved, best_state = resumed  # not "progress": that name is the progress-bar function here
-            start_epoch, best_loss, best_epoch = saved["epoch"], saved["best_loss"], saved["best_epoch"]
+            start_epoch, best_value, best_epoch = saved["epoch"], saved["best_value"], saved["best_epoch"]
             history = saved["history"]
     stopped = start_epoch > 0 and start_epoch - best_epoch >= settings.patience
     network = model  # what training batches go through
@@ -387,9 +394,10 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         row = {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, score_key: score,
                "trainable_parameters": trainable, "seconds": time.perf_counter() - started}
         history.append(row)
-        improved = val_loss < best_loss - 1e-6
+        value = val_loss if settings.monitor == "val_loss" else -score
+        improved = value < best_value - 1e-6  # a NaN score (one class in validation) never improves
         if improved:
-            best_loss, best_epoch = val_loss, epoch + 1
+            best_value, best_epoch = value, epoch + 1
             best_state = copy.deepcopy(model.state_dict())
         log.info("epoch %3d  train_loss %.4f  val_loss %.4f  %s %.4f  trainable %d%s", epoch + 1,
                  row["train_loss"], val_loss, score_key, score, trainable, "  *" if improved else "")
@@ -398,15 +406,20 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             from .checkpoint import save_checkpoint
 
             save_checkpoint(checkpoint, fingerprint, model, optimizer, best_state, generator,
-                            {"epoch": epoch + 1, "best_loss": best_loss, "best_epoch": best_epoch, "history": history})
+                            {"epoch": epoch + 1, "best_value": best_value, "best_epoch": best_epoch,
+                             "history": history})
         if epoch + 1 - best_epoch >= settings.patience:
-            log.info("early stop: no improvement in validation loss for %d epochs", settings.patience)
+            log.info("early stop: no improvement in %s for %d epochs", settings.monitor, settings.patience)
             break
+    if best_state is None:
+        raise SeqtuneError(f"the validation {objective.score_name} was undefined in every epoch (a validation split "
+                           "with one class?), so training.monitor: val_score has nothing to watch; use val_loss")
     model.load_state_dict(best_state)
     best_row = history[best_epoch - 1]
-    summary = {"best_epoch": best_epoch, "epochs_run": len(history), "val_loss": best_loss,
+    summary = {"best_epoch": best_epoch, "epochs_run": len(history), "val_loss": best_row["val_loss"],
                score_key: best_row[score_key]}
-    log.info("restored best epoch %d (val_loss %.4f, %s %.4f)", best_epoch, best_loss, score_key, best_row[score_key])
+    log.info("restored best epoch %d (val_loss %.4f, %s %.4f; monitor %s)", best_epoch, best_row["val_loss"],
+             score_key, best_row[score_key], settings.monitor)
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     if checkpoint and context.is_main:

@@ -99,6 +99,15 @@ def get_run_metrics(name="metrics.json"):
     ]
 
 
+def get_negative_controls():
+    """The pretrained models marked negative_control, comma-separated (empty when none)."""
+    return ",".join(
+        name
+        for name, model in config["pretrain"]["models"].items()
+        if model.get("negative_control", False)
+    )
+
+
 def get_run_predictions():
     """The aggregate step reads each run's test predictions (beside its metrics) for the test-example bootstrap."""
     return get_run_metrics("predictions.tsv")

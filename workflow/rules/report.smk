@@ -29,10 +29,12 @@ rule aggregate:
         metric=config["evaluation"]["metric"],
         resamples=config["evaluation"]["bootstrap_resamples"],
         seed=derive_seed(config["seed"], "bootstrap"),
+        negative_controls=get_negative_controls(),
     shell:
         "seqtune aggregate {input.metrics:q} --metrics-tsv {output.metrics_tsv:q}"
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
         " --bootstrap-resamples {params.resamples} --seed {params.seed}"
+        " --negative-controls={params.negative_controls:q}"
         " --provenance {output.provenance:q} --config {input.config:q} 2> {log:q}"
 
 
