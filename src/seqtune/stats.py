@@ -136,7 +136,7 @@ def _negative_control_check(runs: pd.DataFrame, summary: pd.DataFrame, pretraine
     """A pretraining that shares nothing with the target must not help. At each train size its best strategy (the
     one with the highest mean, the least favourable for the check) is compared with scratch, paired by seed; the
     control fails where that gain's 95% CI lies above zero."""
-    rows = summary[summary["pretrained"] == pretrained]
+    rows = summary[(summary["pretrained"] == pretrained) & ~summary["strategy"].isin(DEEP_EXCLUDED)]
     if rows.empty:
         return None
     per_size = []
