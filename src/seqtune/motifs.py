@@ -42,8 +42,14 @@ def load_motif(jaspar_id: str, pseudocount: float = 0.25) -> Motif:
             f"unknown JASPAR matrix ID '{jaspar_id}' (database {database.release}); "
             "use a versioned ID such as MA0139.2, as listed on jaspar.elixir.no"
         )
+    return _motif(record, pseudocount, jaspar_id)
+
+
+def _motif(record, pseudocount: float, jaspar_id: str | None = None) -> Motif:
+    """A pyjaspar record as a Motif (named ``jaspar_id``, by default the record's own): counts plus a pseudocount,
+    normalised per position."""
     counts = np.array([record.counts[base] for base in "ACGT"], dtype=np.float64).T + pseudocount
-    return Motif(jaspar_id, str(record.name), counts / counts.sum(axis=1, keepdims=True))
+    return Motif(jaspar_id or record.matrix_id, str(record.name), counts / counts.sum(axis=1, keepdims=True))
 
 
 def load_motifs(jaspar_ids: list[str]) -> list[Motif]:
@@ -89,12 +95,8 @@ def jaspar_motifs(collection: str = "CORE", tax_group: str = "vertebrates", widt
                   pseudocount: float = 0.25) -> list[Motif]:
     """Every motif of a JASPAR collection and taxon (latest version of each) whose width is within ``widths``."""
     records = _database().fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
-    motifs = []
-    for record in records:
-        counts = np.array([record.counts[base] for base in "ACGT"], dtype=np.float64).T + pseudocount
-        if widths[0] <= counts.shape[0] <= widths[1]:
-            motifs.append(Motif(record.matrix_id, str(record.name), counts / counts.sum(axis=1, keepdims=True)))
-    return motifs
+    motifs = [_motif(record, pseudocount) for record in records]
+    return [motif for motif in motifs if widths[0] <= motif.width <= widths[1]]
 
 
 def unrelated_motifs(reference_ids: list[str], n: int, candidates: list[Motif] | None = None,
@@ -109,12 +111,13 @@ def unrelated_motifs(reference_ids: list[str], n: int, candidates: list[Motif] |
     """
     references = load_motifs(reference_ids)
     candidates = jaspar_motifs() if candidates is None else candidates
+    # Another version of a reference matrix, or another matrix of the same factor, is not unrelated.
+    reference_bases = {motif.jaspar_id.split(".")[0] for motif in references}
     reference_names = {motif.name.upper() for motif in references}
     scored = sorted(
         ((max(motif_similarity(candidate, reference) for reference in references), candidate.jaspar_id, candidate)
          for candidate in candidates
-         if candidate.jaspar_id.split(".")[0] not in {r.jaspar_id.split(".")[0] for r in references}
-         and candidate.name.upper() not in reference_names),
+         if candidate.jaspar_id.split(".")[0] not in reference_bases and candidate.name.upper() not in reference_names),
     )
     chosen: list[tuple[Motif, float]] = []
     for similarity, _, candidate in scored:

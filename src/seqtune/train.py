@@ -347,7 +347,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         started = time.perf_counter()
         model.train()
         order = torch.randperm(len(train), generator=generator).to(device)
-        running, seen = 0.0, 0
+        running, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, len(train), settings.batch_size):
             index = order[start:start + settings.batch_size]
             rows, weight = None, 1.0
@@ -374,7 +374,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             # float sum would be). A non-finite loss makes the sum non-finite, and the epoch fails below.
             running += loss.detach().double() * len(local)
             seen += len(local)
-        running = running.item() if isinstance(running, torch.Tensor) else running
+        running = running.item()
         if not math.isfinite(running):
             raise SeqtuneError(
                 f"training loss became {running} at epoch {epoch + 1}; lower the learning rate "
