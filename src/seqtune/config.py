@@ -59,7 +59,8 @@ def check_setting_types(cls, values: dict, section: str) -> None:
     wrong type given on the command line is one clear error instead of a failure deep inside torch."""
     import dataclasses
 
-    words = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a text value"}
+    words = {kind: _TYPE_WORDS[name] for kind, name in
+             (("int", "integer"), ("float", "number"), ("bool", "boolean"), ("str", "string"))}
     for field in dataclasses.fields(cls):
         if field.name not in values:
             continue

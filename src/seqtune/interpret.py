@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .errors import SeqtuneError
+from .metrics import auroc_rows
 from .motifs import Motif, best_alignment, centred_log_odds
 from .sequence import ALPHABET, N_CODE, one_hot
 
@@ -319,8 +320,6 @@ def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequenc
         ``n_sequences``: how many that is; ``per_sequence``: a dict of (N,) arrays ``auroc``, ``precision_at_k``
         (NaN for sequences without sites) and ``n_site_positions``.
     """
-    from scipy.stats import rankdata
-
     scores = np.asarray(position_scores, dtype=np.float64)
     if scores.ndim != 2:
         raise ValueError(f"position_scores: expected shape (N, L), got {scores.shape}")
@@ -335,12 +334,9 @@ def motif_recovery(position_scores: np.ndarray, sites_for_each_sequence: Sequenc
     precision = np.full(scores.shape[0], np.nan)
     rows = np.flatnonzero((n_positive > 0) & (n_positive < scores.shape[1]))
     if rows.size:
-        # AUROC of every sequence at once, as the Mann-Whitney U of its site positions' ranks (ties get their average
-        # rank, so they count one half, exactly as sklearn's roc_auc_score).
-        positives, negatives = n_positive[rows], scores.shape[1] - n_positive[rows]
-        ranks = rankdata(scores[rows], axis=1)
-        u = (ranks * mask[rows]).sum(axis=1) - positives * (positives + 1) / 2
-        auroc[rows] = u / (positives * negatives)
+        # AUROC of every sequence at once (ties count one half, exactly as sklearn's roc_auc_score).
+        positives = n_positive[rows]
+        auroc[rows] = auroc_rows(mask[rows], scores[rows])
         # Stable descending order: ties keep position order, so constant scores are not credited with the sites.
         order = np.argsort(-scores[rows], axis=1, kind="stable")
         hits = np.take_along_axis(mask[rows], order, axis=1).cumsum(axis=1)
@@ -717,6 +713,13 @@ def _value(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _run_model(run: dict) -> str:
+    """The model label (``strategy:pretrained``) of a run's identity as recorded in an interpretation summary."""
+    from .stats import run_label
+
+    return run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+
+
 def interpretation_runs(summaries: Sequence[dict]) -> pd.DataFrame:
     """One row per interpreted run (the JSON summaries of :func:`interpret`): its identity, then motif-recovery AUROC
     and precision at k per method, against the label-relevant sites and (``_all_sites``) all planted sites."""
@@ -769,7 +772,7 @@ def recovery_summary(runs: pd.DataFrame, reference: str = "scratch") -> pd.DataF
 def filter_summary(summaries: Sequence[dict]) -> pd.DataFrame:
     """Per model x motif: the best first-layer filter's similarity to the motif, mean and sd over seeds, beside the
     same for position-shuffled filters (chance), and how many filters match that motif best (mean over seeds)."""
-    from .stats import mean_ci, run_label
+    from .stats import mean_ci
 
     records = []
     for summary in summaries:
@@ -777,7 +780,7 @@ def filter_summary(summaries: Sequence[dict]) -> pd.DataFrame:
         if not filters:
             continue
         run = summary.get("run") or {}
-        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        model = _run_model(run)
         relevant = set(summary.get("relevant_motifs") or [])
         for motif_id, best in filters["best_filter_per_motif"].items():
             records.append({"model": model, "train_size": int(run.get("train_size", 0)), "motif_id": motif_id,
@@ -801,12 +804,11 @@ def filter_summary(summaries: Sequence[dict]) -> pd.DataFrame:
 def per_motif_summary(summaries: Sequence[dict], method: str = "ism") -> pd.DataFrame:
     """Per model x motif: motif-recovery AUROC of ``method`` against that motif's sites alone, mean over seeds (which
     motifs a model attends to: the grammar's or the distractors)."""
-    from .stats import run_label
 
     records = []
     for summary in summaries:
         run = summary.get("run") or {}
-        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        model = _run_model(run)
         for motif_id, result in summary["recovery"][method].get("per_motif", {}).items():
             records.append({"model": model, "train_size": int(run.get("train_size", 0)), "motif_id": motif_id,
                             "auroc": _value(result["auroc"])})
@@ -850,7 +852,6 @@ def summarise_interpretation(summary_files: Sequence[str], out_tsv: str, out_jso
     import json
 
     from .io import finite_json, read_json, write_json, write_tsv
-    from .stats import run_label
 
     summaries = [read_json(path) for path in summary_files]
     runs = interpretation_runs(summaries)
@@ -862,7 +863,7 @@ def summarise_interpretation(summary_files: Sequence[str], out_tsv: str, out_jso
     for item in sorted(summaries, key=lambda item: (item["run"].get("seed", 0), json.dumps(item["run"], sort_keys=True))
                        if item.get("run") else (0, "")):
         run = item.get("run") or {}
-        model = run_label(str(run.get("pretrained", "none")), str(run.get("strategy", "unknown")))
+        model = _run_model(run)
         if (model, run.get("train_size")) not in seen and item.get("plot"):
             seen.add((model, run.get("train_size")))
             plots.append({"model": model, "train_size": run.get("train_size"), "seed": run.get("seed"),

@@ -54,3 +54,17 @@ def multilabel_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
             auroc = auprc = float("nan")
     accuracy = float(((probabilities >= 0.5) == (y_true >= 0.5)).mean())
     return {"auroc": float(auroc), "auprc": float(auprc), "accuracy": accuracy}
+
+
+def auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Binary AUROC of each row of ``scores`` against the 0/1 (or boolean) ``truth`` of the same shape: the
+    Mann-Whitney U over average ranks (ties count one half), equal to sklearn's roc_auc_score; NaN for a row with one
+    class only. Vectorised over rows, for bootstrap resamples and per-sequence motif recovery."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores, axis=-1)
+    positives = truth.sum(axis=-1)
+    negatives = truth.shape[-1] - positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.where(truth == 1, ranks, 0.0).sum(axis=-1) - positives * (positives + 1) / 2) / (
+            positives * negatives)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .data import read_dataset, read_manifest, write_dataset
 from .errors import SeqtuneError
-from .io import read_json, write_json, write_tsv
+from .io import write_json, write_tsv
 from .provenance import provenance
 
 log = logging.getLogger("seqtune")

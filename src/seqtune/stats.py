@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .metrics import METRIC_NAMES
+from .metrics import METRIC_NAMES, auroc_rows
 
 DEEP_EXCLUDED = {"kmer_logreg", "onehot_logreg", "shuffled_labels"}
 BASELINE_STRATEGIES = ("kmer_logreg", "onehot_logreg")
@@ -215,22 +215,10 @@ def _shuffled_check(runs: pd.DataFrame, metric: str) -> dict | None:
 # resample for every run) gives a second interval: for a model's seed-mean metric, and for its paired gain over
 # scratch. scipy.stats.bootstrap draws the resamples and computes the percentile interval.
 
-def _auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Binary AUROC of each row (Mann-Whitney U over average ranks, equal to sklearn's roc_auc_score)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=-1)
-    positives = truth.sum(axis=-1)
-    negatives = truth.shape[-1] - positives
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.where(truth == 1, ranks, 0.0).sum(axis=-1) - positives * (positives + 1) / 2) / (
-            positives * negatives)
-
-
 def metric_on_resamples(truth: np.ndarray, probabilities: np.ndarray, indices: np.ndarray, metric: str) -> np.ndarray:
     """``metric`` of predictions ``probabilities`` (N, K) against ``truth`` (N,) on each row of ``indices`` (B, n)."""
     if metric == "auroc" and probabilities.shape[1] == 2:
-        return _auroc_rows(truth[indices], probabilities[:, 1][indices])
+        return auroc_rows(truth[indices], probabilities[:, 1][indices])
     from .metrics import classification_metrics
 
     return np.array([classification_metrics(truth[row], probabilities[row], probabilities.shape[1])[metric]
