@@ -59,6 +59,9 @@ def test_each_strategy_trains_exactly_the_blocks_it_claims(strategy, trainable_b
     if strategy == "discriminative_lr":
         rates = [group["lr"] for group in groups]
         assert rates == pytest.approx([1e-3, 3e-4, 9e-5, 2.7e-5])
+    else:  # one learning rate, one group (one fused optimizer kernel per step), holding every parameter
+        assert len(groups) == 1
+        assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.parameters()}
 
 
 def test_gradual_unfreeze_adds_one_block_every_few_epochs():

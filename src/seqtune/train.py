@@ -133,7 +133,10 @@ def apply_strategy(model: SequenceModel, strategy: str, settings: TrainSettings,
     groups = [{"params": list(model.head.parameters()), "lr": settings.learning_rate}]
     for depth, block in enumerate(reversed(blocks)):
         factor = settings.lr_decay ** (depth + 1) if strategy == "discriminative_lr" else 1.0
-        groups.append({"params": list(block.parameters()), "lr": settings.learning_rate * factor})
+        if factor == 1.0:  # one group per learning rate: a fused step is one kernel call per group
+            groups[-1]["params"] += list(block.parameters())
+        else:
+            groups.append({"params": list(block.parameters()), "lr": settings.learning_rate * factor})
     return groups
 
 
@@ -372,7 +375,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             optimizer.step()
             # Summed on the device and read once per epoch: no host-device sync per step (float64, as a Python
             # float sum would be). A non-finite loss makes the sum non-finite, and the epoch fails below.
-            running += loss.detach().double() * len(local)
+            running.add_(loss.detach(), alpha=len(local))
             seen += len(local)
         running = running.item()
         if not math.isfinite(running):
