@@ -31,8 +31,6 @@ class Context:
 
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
-    backend: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -96,7 +94,7 @@ def init(gpus: int = 0) -> Context:
     if not dist.is_available():
         raise SeqtuneError("this torch build has no torch.distributed; run with one process")
     dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world)
-    context = Context(rank, world, local, backend)
+    context = Context(rank, world)
     if not context.is_main:  # one log: the other processes report warnings and errors only
         logging.getLogger("seqtune").setLevel(logging.WARNING)
     log.info("process group: %d processes (%s, started by %s), this is rank %d", world, backend, launcher, rank)

@@ -96,14 +96,17 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
     spec = InputSpec.from_dict(input_spec, need_labels=False, where="prediction input")
     device = _choose_device(device)
     model.to(device)
+    if sidecar.get("training", {}).get("compile", False):
+        from .train import compile_model
+
+        model = compile_model(model)  # once: every chunk goes through the same compiled module
     n_records = 0
     genome_context = open_genome(spec.genome) if spec.source == "bed" else contextlib.nullcontext()
     with genome_context as genome, atomic_open(output_tsv) as handle:
         records = iter_records(spec, genome, length, need_labels=False)
         for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
             codes = torch.from_numpy(chunk.codes).to(device)
-            probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average,
-                                          compile=bool(sidecar.get("training", {}).get("compile", False)))
+            probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
             frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel)
             frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format="%.6g",
                          lineterminator="\n")

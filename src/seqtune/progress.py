@@ -15,8 +15,7 @@ def on_terminal(stream=None) -> bool:
         return False
 
 
-def progress(iterable: Iterable, desc: str, unit: str = "epoch", total: int | None = None,
-             stream=None) -> Iterator:
+def progress(iterable: Iterable, desc: str, unit: str = "epoch", stream=None) -> Iterator:
     """Yield from ``iterable``, with a tqdm bar on ``stream`` (stderr) when it is a terminal; log lines are routed
     above the bar meanwhile. Otherwise the items only, nothing printed."""
     stream = sys.stderr if stream is None else stream
@@ -26,6 +25,6 @@ def progress(iterable: Iterable, desc: str, unit: str = "epoch", total: int | No
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    with logging_redirect_tqdm(), tqdm(iterable, desc=desc, unit=unit, total=total, file=stream, leave=False,
+    with logging_redirect_tqdm(), tqdm(iterable, desc=desc, unit=unit, file=stream, leave=False,
                                        dynamic_ncols=True) as bar:
         yield from bar

@@ -76,8 +76,7 @@ def provenance(inputs: dict[str, str | Path | None], settings: dict, seeds: dict
     }
 
 
-def results_provenance(config_path: str | Path | None, metrics_files: list[str], records: list[dict],
-                       extra_inputs: dict[str, str | Path | None] | None = None) -> dict:
+def results_provenance(config_path: str | Path | None, metrics_files: list[str], records: list[dict]) -> dict:
     """The study-level record (``results/provenance.json``): the hash of the whole config, versions, the checksum
     of every run's metrics file, and each run's own provenance (its inputs' checksums and settings hash) as its
     evaluation recorded it."""
@@ -87,7 +86,6 @@ def results_provenance(config_path: str | Path | None, metrics_files: list[str],
     if config_path:
         with open(config_path) as handle:
             config = yaml.safe_load(handle)
-    files = {**{str(path): path for path in metrics_files}, **(extra_inputs or {})}
     runs = []
     for path, record in zip(metrics_files, records):
         identity = {key: record.get(key) for key in ("pretrained", "strategy", "train_size", "seed")}
@@ -101,6 +99,6 @@ def results_provenance(config_path: str | Path | None, metrics_files: list[str],
         "config_sha256": config_hash(config) if config is not None else None,
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "inputs": {name: {"path": str(path), "sha256": sha256_file(path)} for name, path in files.items() if path},
+        "inputs": {str(path): {"path": str(path), "sha256": sha256_file(path)} for path in metrics_files},
         "runs": runs,
     }

@@ -173,6 +173,10 @@ class _Compiled:
     def __init__(self, module):
         self.module = module
 
+    def eval(self):
+        self.module.eval()
+        return self
+
     def __call__(self, *args):
         try:
             return self.module(*args)
@@ -471,12 +475,11 @@ def _fingerprint(model, train: Dataset, validation: Dataset, settings: TrainSett
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
-def predict_proba(model: SequenceModel, codes: torch.Tensor, multilabel: bool, batch_size: int = 512,
-                  rc_average: bool = False, bf16: bool = False, compile: bool = False) -> np.ndarray:
+def predict_proba(model, codes: torch.Tensor, multilabel: bool, batch_size: int = 512,
+                  rc_average: bool = False, bf16: bool = False) -> np.ndarray:
     """Probabilities (N, K) for codes (N, L) already on the model's device; batched, optionally averaged over both
-    strands; ``compile``: through ``torch.compile``."""
-    model.eval()
-    forward = compile_model(model) if compile else model
+    strands. ``model``: a SequenceModel, or one wrapped by ``compile_model`` (compile once, call per chunk)."""
+    forward = model.eval()
     outputs = []
     with torch.no_grad():
         for start in range(0, codes.shape[0], batch_size):
