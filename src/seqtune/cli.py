@@ -285,13 +285,12 @@ def run(args: argparse.Namespace) -> None:
     elif step == "aggregate":
         from . import report
 
-        report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv, args.metric,
-                         args.bootstrap_resamples, args.seed, args.negative_controls)
+        records = report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv,
+                                   args.metric, args.bootstrap_resamples, args.seed, args.negative_controls)
         if args.provenance:
-            from .io import read_json, write_json
+            from .io import write_json
             from .provenance import results_provenance
 
-            records = [read_json(path) for path in args.metrics_files]
             write_json(args.provenance, results_provenance(args.config, args.metrics_files, records))
     elif step == "report":
         from . import report

@@ -23,8 +23,9 @@ log = logging.getLogger("seqtune")
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
               metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
-              negative_controls: list[str] | tuple[str, ...] = ()) -> None:
-    """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table.
+              negative_controls: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table;
+    returns the runs' records (for ``provenance.results_provenance``, without reading them twice).
 
     With ``bootstrap_resamples`` > 0, each run's ``predictions.tsv`` (beside its metrics.json) is read too, and the
     summary and gain table get percentile intervals over resampled test examples
@@ -52,6 +53,7 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     write_json(metrics_json, finite_json(result))
     for sentence in result["verdict"]["sentences"]:
         log.info("%s", sentence)
+    return records
 
 
 def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
@@ -59,21 +61,27 @@ def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
     must be scored on the same test examples in the same order, or the paired bootstrap would be meaningless."""
     result, reference_ids, reference_path = {}, None, None
     for path, record in zip(metrics_files, records):
-        frame = read_tsv(Path(path).with_name("predictions.tsv"))
-        classes = [str(c) for c in record["classes"]]
-        ids = frame["id"].astype(str).to_numpy()
+        ids, truth, probabilities, _ = read_predictions(Path(path).with_name("predictions.tsv"),
+                                                        [str(c) for c in record["classes"]])
         if reference_ids is None:
             reference_ids, reference_path = ids, path
         elif not np.array_equal(ids, reference_ids):
             raise SeqtuneError(f"{path}: its test examples differ from those of {reference_path}; every run of a "
                                "study must be scored on the same test split (rerun the study from one split)")
-        truth = pd.Categorical(frame["true_label"].astype(str), categories=classes).codes.astype(np.int64)
-        probabilities = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=float)
         model = run_label(record["pretrained"], record["strategy"])
         result[(model, int(record["train_size"]), int(record["seed"]))] = (truth, probabilities)
     return result
 
 
+def read_predictions(path, classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(ids, true class indices, probabilities (N, K), classes) from an evaluation's predictions.tsv; ``classes``
+    defaults to the order of its ``prob_<class>`` columns."""
+    frame = read_tsv(path, dtype={"id": str})
+    if classes is None:
+        classes = [column[5:] for column in frame.columns if column.startswith("prob_")]
+    truth = pd.Categorical(frame["true_label"].astype(str), categories=classes).codes.astype(np.int64)
+    probabilities = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=float)
+    return frame["id"].to_numpy(), truth, probabilities, classes
 
 
 def _figure_to_bytes(figure, fmt: str) -> bytes:
@@ -138,10 +146,7 @@ def _pooled_predictions(prediction_files: dict, size: int) -> dict:
     for (model, train_size, _), path in sorted(prediction_files.items()):
         if train_size != size:
             continue
-        frame = read_tsv(path, dtype={"id": str})
-        classes = [c[5:] for c in frame.columns if c.startswith("prob_")]
-        truth = frame["true_label"].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-        probabilities = frame[[f"prob_{c}" for c in classes]].to_numpy()
+        _, truth, probabilities, classes = read_predictions(path)
         old = pooled.get(model)
         pooled[model] = (truth, probabilities, classes) if old is None else (
             np.concatenate([old[0], truth]), np.vstack([old[1], probabilities]), classes)
