@@ -134,8 +134,8 @@ def seqtune_fit(model: SequenceModel, train: Dataset, validation: Dataset, epoch
 
 def seqtune_inner(model: SequenceModel, train: Dataset, epochs: int, seed: int, optimizer: str = "sgd",
                   batch: int = BATCH, fast_one_hot: bool = False) -> None:
-    """``fit``'s epoch body (index, one-hot per batch, loss, finiteness check, step, running loss) with the given
-    optimizer: ``sgd`` (the seed's), ``adamw`` (fit's: ``seqtune.train.adamw``, fused since 2026-11-29),
+    """``fit``'s epoch body (index, one-hot per batch, loss, step, running loss on the device, one finiteness check
+    per epoch) with the given optimizer: ``sgd`` (the seed's), ``adamw`` (fit's: ``seqtune.train.adamw``, fused since 2026-11-29),
     ``adamw_unfused`` (fit's until 2026-11-28) or ``adamw_fused``."""
     device = train.codes.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -154,19 +154,19 @@ def seqtune_inner(model: SequenceModel, train: Dataset, epochs: int, seed: int, 
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(train), generator=generator).to(device)
-        running, seen = 0.0, 0
+        running, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, len(train), batch):
             index = order[start:start + batch]
             x = encode(train.codes[index])
             with seqtune_train._autocast(device, False):
                 loss = loss_fn(model(x).float(), train.targets[index])
-            if not torch.isfinite(loss):
-                raise RuntimeError("non-finite loss")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running += loss.item() * len(index)
+            running.add_(loss.detach(), alpha=len(index))
             seen += len(index)
+        if not np.isfinite(running.item()):
+            raise RuntimeError("non-finite loss")
 
 
 # ---------------------------------------------------------------------------------------- prototyped changes

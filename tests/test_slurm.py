@@ -5,6 +5,7 @@ is not on PATH or the cluster does not answer; with SEQTUNE_REQUIRE_SLURM=1 (CI)
 """
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -15,7 +16,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch
 import yaml
 
 from conftest import BIN, REPO
@@ -205,3 +208,38 @@ def test_workflow_runs_through_slurm(slurm_cluster, tmp_path):
     ]
     for name in ("metrics.json", "transfer_gain.tsv", "report.html", "config.yaml"):
         assert (tmp_path / "results" / name).stat().st_size > 0, name
+
+
+def test_pretraining_runs_as_two_srun_tasks_like_two_torchrun_processes(slurm_cluster, tmp_path):
+    """DDP launched by `srun --ntasks=2` (seqtune reads SLURM_PROCID / SLURM_STEP_NUM_TASKS, gloo on the CPU) gives
+    the outputs of the same training launched by torchrun (`--nproc 2`): the same ranks, shares and random streams."""
+    from safetensors.torch import load_file
+    from test_distributed import _corpus, _pretrain
+
+    codes, manifest = _corpus(tmp_path)
+    model = {"architecture": "cnn", "channels": 8, "n_blocks": 2, "pool_size": 2, "first_kernel_size": 7,
+             "kernel_size": 3}
+    training = {"batch_size": 32, "max_epochs": 3, "patience": 3, "learning_rate": 0.005}
+    weights_torchrun, sidecar_torchrun, history_torchrun, _ = _pretrain(codes, manifest, tmp_path / "torchrun", 2,
+                                                                       model, training, threads=1)
+    out = tmp_path / "srun"
+    out.mkdir()
+    env = os.environ.copy()
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    command = ["srun", f"--partition={PARTITION}", "--ntasks=2", "--cpus-per-task=1", "--mem-per-cpu=2000",
+               "--time=10", str(BIN / "seqtune"), "pretrain", "--codes", str(codes), "--manifest", str(manifest),
+               "--weights", str(out / "model.safetensors"), "--history", str(out / "history.tsv"),
+               "--model", json.dumps(model), "--training", json.dumps(training), "--seed", "11", "--threads", "1"]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr[-4000:]
+    assert "process group: 2 processes (gloo, started by srun)" in process.stderr, process.stderr[-4000:]
+    assert sorted(path.name for path in out.iterdir()) == ["history.tsv", "model.json", "model.safetensors"]
+    weights_srun = load_file(str(out / "model.safetensors"))
+    sidecar_srun = json.loads((out / "model.json").read_text())
+    assert sidecar_srun["processes"] == sidecar_torchrun["processes"] == 2
+    assert set(weights_srun) == set(weights_torchrun)
+    for name, tensor in weights_torchrun.items():
+        assert torch.equal(tensor, weights_srun[name]), name
+    history_srun = pd.read_csv(out / "history.tsv", sep="\t")
+    columns = ["epoch", "train_loss", "val_loss", "val_auroc"]
+    assert history_srun[columns].equals(history_torchrun[columns])
