@@ -8,13 +8,15 @@ pretrain`` does. Sections (every comparison is a ratio of figures measured in th
 1. matmul: fp32 ``torch.matmul`` of two 4096 x 4096 matrices at 2 threads (start and end of the run).
 2. FLOPs of one training step (forward + backward + AdamW) from ``torch.utils.flop_counter.FlopCounterMode``.
 3. seqtune's loop (``fit()`` itself, and the inner loop ``fit`` runs) against a plain PyTorch loop over a
-   pre-encoded float one-hot tensor, at batch 512: sequences/s, achieved FLOP/s and its fraction of (1).
+   pre-encoded float one-hot tensor, at batch 512, on the same model and on a textbook Conv1d build of it:
+   sequences/s, achieved FLOP/s and its fraction of (1).
 4. Batch-size sweep (64 ... 1024), seqtune loop vs plain loop.
 5. Layout sweep: Conv1d (seqtune's), the same convolutions as Conv2d with height 1 in NCHW and in channels_last,
    and oneDNN (``torch.backends.mkldnn``) switched off.
 6. Where the time goes: ``torch.profiler`` phases (one-hot, forward, backward, optimizer) and top ops.
 7. Prototyped changes to ``models.py`` / ``train.py`` (made here by subclassing, not by editing src/), each measured
    against the unchanged model in the same rounds, with a check that the outputs are unchanged.
+   7d. The same inner loop on conv-dominated shapes of the CNN (no pooling, as gReLU's ConvModel; 128 channels).
 8. Threads: intra-op 1 vs 2, inter-op 1 vs 2, ``OMP_WAIT_POLICY=PASSIVE``, each in a fresh subprocess.
 
 Run:  .venv/bin/python bench/cnn_throughput.py            (about 15-20 minutes on a loaded 2-core machine)
@@ -754,6 +756,32 @@ def main() -> None:
                          "of matmul": fraction(values, mm_rounds, flops_per_sequence)})
     print(table(rows))
     results["prototype_vs_plain"] = rows
+
+    # 7d. other shapes -------------------------------------------------------------------------------------------
+    section("7d. seqtune's inner loop on conv-dominated shapes of the same CNN class, batch 512 (FLOPs counted per "
+            "model)")
+    shapes = {
+        "default: ModelSpec()": spec,
+        "gReLU-ConvModel-like: 3 blocks, no pooling": ModelSpec(n_blocks=3, pool_size=1),
+        "gReLU-ConvModel-like, dropout 0": ModelSpec(n_blocks=3, pool_size=1, dropout=0.0),
+        "128 channels, 3 blocks, pool 2": ModelSpec(channels=128, n_blocks=3, pool_size=2),
+    }
+    shape_models, shape_flops = {}, {}
+    for name, shape in shapes.items():
+        torch.manual_seed(0)
+        shape_models[name] = SequenceModel(shape, targets.shape[1])
+        shape_flops[name] = step_flops(shape_models[name], codes, targets, 512)[0] / 512
+    shape_n = min(n, 1024)  # the no-pooling shapes are ~5x slower per sequence
+    cases = {name: Loop(model, codes[:shape_n], targets[:shape_n], 512, "seqtune")
+             for name, model in shape_models.items()}
+    rates, mm_rounds = with_matmul(cases, shape_n, sweep_rounds, matmul)
+    rows = [{"model": name, "MFLOP/seq": shape_flops[name] / 1e6, "seq/s": statistics.median(values),
+             "of matmul": fraction(values, mm_rounds, shape_flops[name])} for name, values in rates.items()]
+    print(table(rows))
+    print("  The trainer is the same; the fraction of matmul is the model's: convolutions at full length with many "
+          "input channels keep the GEMMs busy, while pooling early (the default) leaves batch norm, pooling and "
+          "dropout (bernoulli_) as the larger part of the step.")
+    results["shapes"] = rows
 
     # 8. threads ------------------------------------------------------------------------------------------------------
     if not args.skip_threads:
