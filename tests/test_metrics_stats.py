@@ -71,6 +71,53 @@ def test_resampled_auroc_equals_scikit_learn_on_every_resample():
     assert accuracy == pytest.approx([((p1[row] > 0.5) == y[row]).mean() for row in indices])
 
 
+def test_resampled_multiclass_auroc_equals_scikit_learn_and_is_nan_without_a_class():
+    from seqtune.stats import metric_on_resamples
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 200)
+    probabilities = rng.dirichlet(np.ones(3), 200)
+    probabilities[np.arange(200), y] += 0.2
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    indices = rng.integers(0, 200, size=(6, 200))
+    indices[0] = np.flatnonzero(y != 2)[:200 // 2].repeat(2)  # class 2 absent: AUROC undefined, as in sklearn
+    fast = metric_on_resamples(y, probabilities, indices, "auroc")
+    slow = [classification_metrics(y[row], probabilities[row], 3)["auroc"] for row in indices]
+    assert np.isnan(fast[0]) and np.isnan(slow[0])
+    assert fast[1:] == pytest.approx(slow[1:], abs=1e-12)
+
+
+def test_bootstrap_intervals_equal_a_direct_computation_per_interval():
+    """The per-run cache reuses each run's resampled metric; the intervals are those of computing it anew."""
+    from seqtune.stats import bootstrap_interval, bootstrap_over_test_examples, metric_on_resamples
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 150)
+    predictions, records = {}, []
+    for model in ("scratch", "full:a", "linear_probe:a"):
+        for seed in (1, 2):
+            probabilities = rng.dirichlet(np.ones(3), 150)
+            probabilities[np.arange(150), y] += 0.3 if model != "scratch" else 0.1
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            predictions[(model, 50, seed)] = (y, probabilities)
+            strategy, _, pretrained = model.partition(":")
+            records.append({"strategy": strategy, "pretrained": pretrained or "none", "train_size": 50, "seed": seed,
+                            **classification_metrics(y, probabilities, 3), "n_test": 150})
+    levels, gains = bootstrap_over_test_examples(runs_table(records), predictions, "auroc", 200, seed=3)
+
+    def direct(model):
+        return lambda idx: np.mean([metric_on_resamples(*predictions[(model, 50, s)], idx, "auroc")
+                                    for s in (1, 2)], axis=0)
+
+    for model in ("scratch", "full:a", "linear_probe:a"):
+        row = levels[levels["model"] == model].iloc[0]
+        assert (row["auroc_boot_low"], row["auroc_boot_high"]) == bootstrap_interval(direct(model), 150, 200, 3)
+        if model != "scratch":
+            gain = gains[gains["model"] == model].iloc[0]
+            expected = bootstrap_interval(lambda idx: direct(model)(idx) - direct("scratch")(idx), 150, 200, 3)
+            assert (gain["boot_ci_low"], gain["boot_ci_high"]) == pytest.approx(expected, abs=1e-12)
+
+
 def test_bootstrap_brackets_the_estimate_and_pairs_the_gain():
     from seqtune.stats import bootstrap_over_test_examples
 
