@@ -19,28 +19,39 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_clas
     """
     y_true = np.asarray(y_true)
     predicted = probabilities.argmax(axis=1)
+    result = {name: classification_metric(name, y_true, probabilities, n_classes, predicted) for name in METRIC_NAMES}
+    result["confusion_matrix"] = skm.confusion_matrix(y_true, predicted, labels=np.arange(n_classes)).tolist()
+    return result
+
+
+def classification_metric(name: str, y_true: np.ndarray, probabilities: np.ndarray, n_classes: int,
+                          predicted: np.ndarray | None = None) -> float:
+    """One of ``METRIC_NAMES``, as ``classification_metrics`` computes it (one metric alone: bootstrap resamples)."""
+    predicted = probabilities.argmax(axis=1) if predicted is None else predicted
     labels = np.arange(n_classes)
-    result = {
-        "accuracy": skm.accuracy_score(y_true, predicted),
-        "balanced_accuracy": skm.balanced_accuracy_score(y_true, predicted),
-        "f1_macro": skm.f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0),
-        "mcc": skm.matthews_corrcoef(y_true, predicted),
-    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if name == "accuracy":
+            return float(skm.accuracy_score(y_true, predicted))
+        if name == "balanced_accuracy":
+            return float(skm.balanced_accuracy_score(y_true, predicted))
+        if name == "f1_macro":
+            return float(skm.f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))
+        if name == "mcc":
+            return float(skm.matthews_corrcoef(y_true, predicted))
         try:
-            if n_classes == 2:
-                result["auroc"] = skm.roc_auc_score(y_true, probabilities[:, 1])
-                result["auprc"] = skm.average_precision_score(y_true, probabilities[:, 1])
-            else:
-                onehot = np.eye(n_classes)[y_true]
-                result["auroc"] = skm.roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro",
-                                                    labels=labels)
-                result["auprc"] = skm.average_precision_score(onehot, probabilities, average="macro")
+            if name == "auroc" and n_classes == 2:
+                return float(skm.roc_auc_score(y_true, probabilities[:, 1]))
+            if name == "auprc" and n_classes == 2:
+                return float(skm.average_precision_score(y_true, probabilities[:, 1]))
+            if name == "auroc":
+                return float(skm.roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro",
+                                               labels=labels))
+            if name == "auprc":
+                return float(skm.average_precision_score(np.eye(n_classes)[y_true], probabilities, average="macro"))
         except ValueError:
-            result["auroc"] = result["auprc"] = float("nan")
-    result["confusion_matrix"] = skm.confusion_matrix(y_true, predicted, labels=labels).tolist()
-    return {key: (float(value) if not isinstance(value, list) else value) for key, value in result.items()}
+            return float("nan")
+    raise ValueError(f"unknown metric '{name}'; known: {', '.join(METRIC_NAMES)}")
 
 
 def multilabel_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
