@@ -82,7 +82,12 @@ def _check_weights_file(weights: Path) -> None:
     if not weights.is_file():
         raise SeqtuneError(f"{weights}: weights file not found; check the path, or rerun the step that writes it")
     with open(weights, "rb") as handle:
-        head = handle.read(8)
+        head = handle.read(9)
+    # safetensors: a little-endian u64 header length, then the JSON header. Recognised first, because that length's
+    # first bytes can look like a pickle's (a 1,408-byte header starts with 80 05, pickle protocol 5).
+    header_length = int.from_bytes(head[:8], "little")
+    if len(head) == 9 and head[8:9] == b"{" and header_length <= weights.stat().st_size - 8:
+        return
     kind = next((name for magic, name in _PICKLE_MAGIC.items() if head.startswith(magic)), None)
     if kind is None and weights.suffix.lower() in (".pt", ".pth", ".pkl", ".bin", ".ckpt"):
         kind = f"a '{weights.suffix}' file"
