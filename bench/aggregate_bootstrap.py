@@ -5,10 +5,10 @@ A study of 4 models (scratch and three pretrained strategies) x 3 train sizes x 
 600 test examples, with synthetic predictions (binary, and 3 classes as the UCI splice example), 1,000 resamples as
 ``evaluation.bootstrap_resamples`` by default. For each primary metric the bench times the whole bootstrap (every
 level and every paired gain), and times scikit-learn's own metric on a sample of resamples, one at a time, to
-show what the row-by-row path costs per resample: that metric alone (the path auprc, balanced_accuracy, f1_macro
-and mcc still take) and every metric (the path all but binary AUROC took until 2026-11-30, without reuse).
+show what the row-by-row path costs per resample: that metric alone (the path auprc still takes) and every metric
+(the path all but binary AUROC took until 2026-11-30, without reuse).
 
-Run:  .venv/bin/python bench/aggregate_bootstrap.py [--resamples 1000] [--metrics auroc accuracy mcc]
+Run:  .venv/bin/python bench/aggregate_bootstrap.py [--resamples 1000] [--metrics auroc accuracy ...]
 The last line of output is one JSON object with every figure.
 """
 
@@ -52,7 +52,8 @@ def study(n_classes: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--metrics", nargs="+", default=["auroc", "accuracy", "mcc"])
+    parser.add_argument("--metrics", nargs="+",
+                        default=["auroc", "accuracy", "mcc", "f1_macro", "balanced_accuracy", "auprc"])
     parser.add_argument("--sample", type=int, default=50, help="resamples timed one by one through scikit-learn")
     args = parser.parse_args()
     n_runs = len(MODELS) * len(SIZES) * len(SEEDS)

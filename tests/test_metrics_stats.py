@@ -87,6 +87,26 @@ def test_resampled_multiclass_auroc_equals_scikit_learn_and_is_nan_without_a_cla
     assert fast[1:] == pytest.approx(slow[1:], abs=1e-12)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_resampled_confusion_metrics_equal_scikit_learn_on_every_resample(n_classes):
+    """accuracy, balanced_accuracy, f1_macro and mcc for all resamples at once, against scikit-learn one by one,
+    on ordinary resamples and degenerate ones (one true class; every prediction the same class)."""
+    from seqtune.stats import metric_on_resamples
+
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, 120)
+    probabilities = rng.dirichlet(np.ones(n_classes), 120)
+    probabilities[np.arange(120), y] += 0.15
+    probabilities[:10] = np.eye(n_classes)[0] + 0.01  # ten examples always predicted as class 0
+    indices = rng.integers(0, 120, size=(8, 60))
+    indices[0] = np.flatnonzero(y == 1)[:1].repeat(60)  # one true class only
+    indices[1] = np.arange(10).repeat(6)  # one predicted class only
+    for metric in ("accuracy", "balanced_accuracy", "f1_macro", "mcc"):
+        fast = metric_on_resamples(y, probabilities, indices, metric)
+        slow = [classification_metrics(y[row], probabilities[row], n_classes)[metric] for row in indices]
+        assert fast == pytest.approx(slow, abs=1e-12), metric
+
+
 def test_bootstrap_intervals_equal_a_direct_computation_per_interval():
     """The per-run cache reuses each run's resampled metric; the intervals are those of computing it anew."""
     from seqtune.stats import bootstrap_interval, bootstrap_over_test_examples, metric_on_resamples
