@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
+CONFUSION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc")  # functions of the confusion matrix
 
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> dict:

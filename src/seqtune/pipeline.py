@@ -385,7 +385,7 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
     """Score a fine-tuned model on the test split: predictions TSV and metrics JSON."""
     import torch
 
-    from .train import compile_model, configure_torch, predict_proba, select_device
+    from .train import configure_torch, prediction_module, predict_proba, select_device
     from .weights import load_model
 
     configure_torch(threads, int(run.get("seed", 0)))
@@ -398,8 +398,8 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
     test = np.flatnonzero(assignment == "test")
     model.to(device)
     test_codes = torch.from_numpy(np.ascontiguousarray(data.codes[test])).to(device)
-    network = compile_model(model) if sidecar.get("training", {}).get("compile", False) else model
-    probabilities = predict_proba(network, test_codes, False, batch_size, rc_average=rc_average)
+    probabilities = predict_proba(prediction_module(model, sidecar.get("training", {})), test_codes, False,
+                                  batch_size, rc_average=rc_average)
     write_predictions_and_metrics(data, test, probabilities, predictions, metrics, {
         **run, "best_epoch": sidecar["validation"]["best_epoch"],
         "provenance": provenance({"codes": codes, "manifest": manifest, "weights": weights},

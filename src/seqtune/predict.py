@@ -79,7 +79,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
     """
     import torch
 
-    from .train import predict_proba
+    from .train import prediction_module, predict_proba
     from .weights import load_model
 
     started = time.perf_counter()
@@ -96,10 +96,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
     spec = InputSpec.from_dict(input_spec, need_labels=False, where="prediction input")
     device = _choose_device(device)
     model.to(device)
-    if sidecar.get("training", {}).get("compile", False):
-        from .train import compile_model
-
-        model = compile_model(model)  # once: every chunk goes through the same compiled module
+    model = prediction_module(model, sidecar.get("training", {}))
     n_records = 0
     genome_context = open_genome(spec.genome) if spec.source == "bed" else contextlib.nullcontext()
     with genome_context as genome, atomic_open(output_tsv) as handle:

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .metrics import METRIC_NAMES, auroc_rows, confusion_rows, metric_from_confusion
+from .metrics import (CONFUSION_METRICS, METRIC_NAMES, auroc_rows, classification_metric, confusion_rows,
+                      metric_from_confusion)
 
 DEEP_EXCLUDED = {"kmer_logreg", "onehot_logreg", "shuffled_labels"}
 BASELINE_STRATEGIES = ("kmer_logreg", "onehot_logreg")
@@ -228,12 +229,10 @@ def metric_on_resamples(truth: np.ndarray, probabilities: np.ndarray, indices: n
     if metric == "auroc":  # a class absent from a resample makes that resample's AUROC NaN, as in sklearn
         resampled = truth[indices]
         return np.mean([auroc_rows(resampled == c, probabilities[:, c][indices]) for c in range(n_classes)], axis=0)
-    if metric in ("accuracy", "balanced_accuracy", "f1_macro", "mcc"):
+    if metric in CONFUSION_METRICS:
         indices = np.atleast_2d(indices)
         confusion = confusion_rows(truth[indices], probabilities.argmax(axis=1)[indices], n_classes)
         return metric_from_confusion(metric, confusion)
-    from .metrics import classification_metric
-
     return np.array([classification_metric(metric, truth[row], probabilities[row], n_classes)
                      for row in np.atleast_2d(indices)])
 
@@ -271,14 +270,16 @@ def bootstrap_over_test_examples(runs: pd.DataFrame, predictions: dict, metric: 
     # of resamples is computed once and reused by its level, its gain and every gain it is the reference of.
     cache = {}
 
-    def on_resamples(run, idx):
-        key = (id(run), hashlib.blake2b(np.ascontiguousarray(idx).tobytes(), digest_size=16).digest())
-        if key not in cache:
-            cache[key] = metric_on_resamples(*run, idx, metric)
-        return cache[key]
+    def on_resamples(runs_, idx):
+        """Each run's metric on this batch of resamples (hashed once per batch, not per run)."""
+        digest = hashlib.blake2b(np.ascontiguousarray(idx).tobytes(), digest_size=16).digest()
+        for run in runs_:
+            if (id(run), digest) not in cache:
+                cache[(id(run), digest)] = metric_on_resamples(*run, idx, metric)
+        return [cache[(id(run), digest)] for run in runs_]
 
     def seed_mean(members):
-        return lambda idx: np.mean([on_resamples(run, idx) for run in members.values()], axis=0)
+        return lambda idx: np.mean(on_resamples(list(members.values()), idx), axis=0)
 
     level_rows, gain_rows = [], []
     for (model, size), _ in runs.groupby(["model", "train_size"], sort=True):
@@ -295,7 +296,9 @@ def bootstrap_over_test_examples(runs: pd.DataFrame, predictions: dict, metric: 
             pairs = {s: (members[s], reference[s]) for s in shared}
 
             def gain(idx, pairs=pairs):
-                return np.mean([on_resamples(a, idx) - on_resamples(b, idx) for a, b in pairs.values()], axis=0)
+                ours = on_resamples([a for a, _ in pairs.values()], idx)
+                theirs = on_resamples([b for _, b in pairs.values()], idx)
+                return np.mean([a - b for a, b in zip(ours, theirs)], axis=0)
 
             low, high = bootstrap_interval(gain, n_test, n_resamples, seed)
             gain_rows.append({"model": model, "train_size": int(size), "boot_ci_low": low, "boot_ci_high": high})

@@ -207,6 +207,12 @@ def compile_model(module):
     return _Compiled(compile_fn(module))
 
 
+def prediction_module(model, training: dict):
+    """What predictions go through: ``model``, compiled once when its run trained with ``compile`` (its sidecar's
+    ``training`` settings), so that every chunk or batch reuses one compiled module."""
+    return compile_model(model) if training.get("compile", False) else model
+
+
 def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
     """Reverse complement of one-hot (N, 4, L) in ACGT order: complement reverses the channels, then the positions."""
     return x.flip(1).flip(2)
