@@ -135,8 +135,8 @@ def seqtune_fit(model: SequenceModel, train: Dataset, validation: Dataset, epoch
 def seqtune_inner(model: SequenceModel, train: Dataset, epochs: int, seed: int, optimizer: str = "sgd",
                   batch: int = BATCH, fast_one_hot: bool = False) -> None:
     """``fit``'s epoch body (index, one-hot per batch, loss, step, running loss on the device, one finiteness check
-    per epoch) with the given optimizer: ``sgd`` (the seed's), ``adamw`` (fit's: ``seqtune.train.adamw``, fused since 2026-11-29),
-    ``adamw_unfused`` (fit's until 2026-11-28) or ``adamw_fused``."""
+    per epoch) with the given optimizer: ``sgd`` (the seed's), ``adamw`` (fit's: ``seqtune.train.adamw``, fused
+    since 2026-11-29), ``adamw_unfused`` (fit's until 2026-11-28) or ``adamw_fused``."""
     device = train.codes.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
