@@ -107,6 +107,31 @@ def test_resampled_confusion_metrics_equal_scikit_learn_on_every_resample(n_clas
         assert fast == pytest.approx(slow, abs=1e-12), metric
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_resampled_auprc_equals_scikit_learn_on_every_resample(n_classes):
+    """AUPRC for all resamples at once, against scikit-learn one by one: tied scores (rounded, and two examples
+    with the same score and different labels), a resample without a class (its AP is 0, as scikit-learn returns),
+    one with a single example repeated, and one where every example is positive for class 0."""
+    from seqtune.stats import metric_on_resamples
+
+    rng = np.random.default_rng(10 + n_classes)
+    y = rng.integers(0, n_classes, 150)
+    probabilities = rng.dirichlet(np.ones(n_classes), 150)
+    probabilities[np.arange(150), y] += 0.3
+    probabilities = np.round(probabilities / probabilities.sum(axis=1, keepdims=True), 2)  # ties
+    y[:2] = [0, 1]
+    probabilities[1] = probabilities[0]  # a tie across labels
+    indices = rng.integers(0, 150, size=(9, 90))
+    indices[0] = np.flatnonzero(y != 1)[:45].repeat(2)  # class 1 absent
+    indices[1] = 7  # one example, repeated
+    indices[2] = np.flatnonzero(y == 0)[:30].repeat(3)  # only class 0
+    indices[3] = np.tile([0, 1], 45)  # only the tied pair
+    fast = metric_on_resamples(y, probabilities, indices, "auprc")
+    slow = [classification_metrics(y[row], probabilities[row], n_classes)["auprc"] for row in indices]
+    assert fast == pytest.approx(slow, abs=1e-12)
+    assert fast[0] == 0 if n_classes == 2 else 0 < fast[0] < 1  # the absent class counts 0 in the macro mean
+
+
 def test_bootstrap_intervals_equal_a_direct_computation_per_interval():
     """The per-run cache reuses each run's resampled metric; the intervals are those of computing it anew."""
     from seqtune.stats import bootstrap_interval, bootstrap_over_test_examples, metric_on_resamples

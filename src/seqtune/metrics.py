@@ -82,6 +82,28 @@ def auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
             positives * negatives)
 
 
+def average_precision_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision of each row of ``scores`` against the 0/1 (or boolean) ``truth`` of the same shape, as
+    sklearn's average_precision_score: the sum over distinct score thresholds, from the highest, of the recall gained
+    times the precision there; ties form one threshold; 0 for a row without positives (as sklearn returns, with its
+    warning). Vectorised over rows, for the bootstrap's resamples.
+
+    Each positive contributes the precision at the end of its tie group (the lowest position holding its score)
+    divided by the number of positives: summing the recall steps threshold by threshold gives the same sum."""
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    ranked_scores = np.take_along_axis(scores, order, axis=-1)
+    ranked_truth = np.take_along_axis(np.asarray(truth, dtype=float), order, axis=-1)
+    width = ranked_truth.shape[-1]
+    precision = np.cumsum(ranked_truth, axis=-1) / np.arange(1, width + 1)
+    group_end = np.ones(ranked_scores.shape, dtype=bool)
+    group_end[..., :-1] = ranked_scores[..., 1:] != ranked_scores[..., :-1]
+    # For each position, the index of its tie group's last position: a running minimum from the right.
+    last_of_group = np.minimum.accumulate(np.where(group_end, np.arange(width), width)[..., ::-1], axis=-1)[..., ::-1]
+    positives = ranked_truth.sum(axis=-1)
+    credited = (ranked_truth * np.take_along_axis(precision, last_of_group, axis=-1)).sum(axis=-1)
+    return np.divide(credited, positives, out=np.zeros_like(credited), where=positives > 0)
+
+
 def confusion_rows(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
     """Confusion matrices (B, K, K) of each row of ``truth`` and ``predicted`` (B, n): rows true, columns predicted,
     as ``sklearn.metrics.confusion_matrix`` for each row."""
