@@ -54,11 +54,16 @@ _TYPE_WORDS = {"array": "a list, e.g. [a, b]", "number": "a number", "integer": 
                "null": "null"}
 
 
-def check_setting_types(cls, values: dict, section: str) -> None:
-    """Check the values of a settings dataclass (``TrainSettings``, ``ModelSpec``) against its field types, so that a
-    wrong type given on the command line is one clear error instead of a failure deep inside torch."""
+def check_settings(cls, values: dict, section: str) -> None:
+    """Check the keys and values given for a settings dataclass (``TrainSettings``, ``ModelSpec``): unknown keys, and
+    values of the wrong type, so that a typo or a wrong type given on the command line is one clear error instead of
+    a failure deep inside torch."""
     import dataclasses
 
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise SeqtuneError(f"unknown {section} setting(s) {sorted(unknown)}; known: {sorted(known)}")
     words = {kind: _TYPE_WORDS[name] for kind, name in
              (("int", "integer"), ("float", "number"), ("bool", "boolean"), ("str", "string"))}
     for field in dataclasses.fields(cls):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import check_settings
 from .errors import SeqtuneError
 
 ARCHITECTURES = ("cnn", "dilated_cnn", "transformer", "mlp")
@@ -39,13 +40,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise SeqtuneError(f"unknown model setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        from .config import check_setting_types
-
-        check_setting_types(cls, values, "model")
+        check_settings(cls, values, "model")
         spec = cls(**values)
         if spec.architecture not in ARCHITECTURES:
             raise SeqtuneError(f"model.architecture '{spec.architecture}' is not one of {ARCHITECTURES}")

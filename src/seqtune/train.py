@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import check_settings
 from .errors import SeqtuneError
 from .metrics import classification_metrics, multilabel_metrics
 from .models import SequenceModel
@@ -57,13 +58,7 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise SeqtuneError(f"unknown training setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        from .config import check_setting_types
-
-        check_setting_types(cls, values, "training")
+        check_settings(cls, values, "training")
         if values.get("monitor", "val_loss") not in MONITORS:
             raise SeqtuneError(f"training.monitor: '{values['monitor']}' is not one of {list(MONITORS)}")
         return cls(**values)
