@@ -31,7 +31,8 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             message = f"{error.instance!r} is not allowed; choose one of {', '.join(map(str, error.validator_value))}"
         elif error.validator == "type":
             kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-            message = f"{error.instance!r} has the wrong type; write {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}"
+            wanted = " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds)
+            message = f"{error.instance!r} has the wrong type; write {wanted}"
         elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
             bound = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
                      "exclusiveMaximum": "less than"}[error.validator]
@@ -133,7 +134,8 @@ def check_config(config: dict) -> None:
     _check_split(config)
     _check_predict(config)
     control = config["controls"]["shuffled_labels"]
-    if control["enabled"] and control["strategy"] != "scratch" and control["pretrained"] not in config["pretrain"]["models"]:
+    pretrained_known = control["pretrained"] in config["pretrain"]["models"]
+    if control["enabled"] and control["strategy"] != "scratch" and not pretrained_known:
         raise SeqtuneError(f"controls.shuffled_labels.pretrained: '{control['pretrained']}' is not a key of "
                            f"pretrain.models ({', '.join(config['pretrain']['models']) or 'none'})")
     for dataset_name, dataset in datasets.items():

@@ -250,9 +250,10 @@ def model_card(weights: str | os.PathLike, sidecar: str, run_metrics: str, metri
     """Write a fine-tuned model's card as JSON and Markdown (atomically); returns the card.
 
     ``weights`` is the model's .safetensors (named and hashed in the card) and ``sidecar`` its ``.json``;
-    ``run_metrics`` the run's test ``metrics.json``; ``metrics_json`` the aggregate over runs; ``dataset_json`` and ``split_summary`` describe the
-    target data and its split; ``pretrained_sidecar`` and ``pretrained_dataset`` the pretrained model and its corpus
-    (none for scratch); ``interpretation`` the run's interpretation summary when it was interpreted.
+    ``run_metrics`` the run's test ``metrics.json``; ``metrics_json`` the aggregate over runs; ``dataset_json`` and
+    ``split_summary`` describe the target data and its split; ``pretrained_sidecar`` and ``pretrained_dataset`` the
+    pretrained model and its corpus (none for scratch); ``interpretation`` the run's interpretation summary when it
+    was interpreted.
     """
     card = build_card(
         read_json(sidecar), read_json(run_metrics), read_json(metrics_json), read_json(dataset_json),

@@ -230,7 +230,8 @@ def _split_data(data, assignment: np.ndarray):
         positions = np.flatnonzero(assignment == name)
         parts[name] = positions
     if parts["validation"].size == 0:
-        raise SeqtuneError("the split has no validation examples; early stopping needs some (split.validation_fraction)")
+        raise SeqtuneError("the split has no validation examples; early stopping needs some "
+                           "(split.validation_fraction)")
     return targets, parts
 
 
@@ -352,7 +353,8 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
                  head_change["old_outputs"], head_change["new_outputs"], head_change["in_features"])
     train = Dataset.from_numpy(data.codes[subset], train_targets, False, device)
     validation = Dataset.from_numpy(data.codes[parts["validation"]], validation_targets, False, device)
-    log.info("strategy %s, %d training examples%s", strategy, len(train), " (labels shuffled)" if shuffle_labels else "")
+    log.info("strategy %s, %d training examples%s", strategy, len(train),
+             " (labels shuffled)" if shuffle_labels else "")
     rows, best = fit(model, train, validation, settings, strategy, seed, checkpoint=checkpoint_path(weights))
     write_tsv(history, pd.DataFrame(rows))
     write_tsv(train_ids, pd.DataFrame({"id": data.ids[subset], "label": np.asarray(data.classes)[targets[subset]]}))

@@ -134,7 +134,8 @@ def _run_files(results: Path, runs: pd.DataFrame, step: str, name: str) -> dict:
     """Path of a per-run file for each (model, train_size, seed) present on disk."""
     found = {}
     for row in runs.itertuples():
-        path = results / step / str(row.pretrained) / str(row.strategy) / f"n{row.train_size}" / f"seed{row.seed}" / name
+        run = Path(step, str(row.pretrained), str(row.strategy), f"n{row.train_size}", f"seed{row.seed}")
+        path = results / run / name
         if path.exists():
             found[(row.model, int(row.train_size), int(row.seed))] = path
     return found
@@ -278,7 +279,8 @@ def _leakage_section(leakage: str | None) -> str:
             if counts:
                 rows.append({"check": key, **counts})
     body = _table(pd.DataFrame(rows), 0) if rows else ""
-    return body + f"<details><summary>Full leakage report (JSON)</summary><pre>{html.escape(json.dumps(result, indent=1)[:20000])}</pre></details>"
+    full = html.escape(json.dumps(result, indent=1)[:20000])
+    return body + f"<details><summary>Full leakage report (JSON)</summary><pre>{full}</pre></details>"
 
 
 def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: str, html_out: str,
@@ -355,7 +357,8 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
 <html lang="en"><head><meta charset="utf-8"><title>seqtune report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.4; }}
-table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }} td, th {{ border: 1px solid #ccc; padding: 3px 6px; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 6px; }}
 th {{ background: #f0f0f0; }} .verdict {{ background: #eef6ee; padding: 0.5em 1em; border-left: 4px solid #4a4; }}
 .warn {{ background: #fdecea; padding: 0.5em; border-left: 4px solid #c33; }}
 pre {{ background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }} img {{ max-width: 100%; }}
@@ -404,7 +407,8 @@ the gain's interval over resampled test examples (one resample shared by both mo
 {_table(runs)}
 <h2 id="run">Run</h2>
 <p>Devices of the evaluations (from each run's provenance): {html.escape(", ".join(devices) or "not recorded")};
-each training log names its own device. Seeds: config seed and run seeds {seeds}. Per stage: jobs and their summed wall time and peak memory (MB) from Snakemake's benchmark files,
+each training log names its own device. Seeds: config seed and run seeds {seeds}. Per stage: jobs and their summed
+wall time and peak memory (MB) from Snakemake's benchmark files,
 and the seconds spent in training epochs (the rest of a job is start-up, data loading and evaluation).</p>
 {_table(wall, 1) if len(wall) else ""}
 <pre>{html.escape(json.dumps(versions, indent=1))}</pre>
@@ -429,7 +433,8 @@ def _wall_times(results: Path, benchmarks: str | None = None) -> pd.DataFrame:
                 stages[stage_dir.name] = {
                     "stage": stage_dir.name, "jobs": len(tables),
                     "wall_seconds": float(sum(table["s"].iloc[-1] for table in tables)),
-                    "max_rss_mb": float(max(pd.to_numeric(table["max_rss"], errors="coerce").max() for table in tables)),
+                    "max_rss_mb": float(max(pd.to_numeric(table["max_rss"], errors="coerce").max()
+                                            for table in tables)),
                 }
     for step in ("pretrain", "finetune"):
         total = sum(read_tsv(path)["seconds"].sum() for path in (results / step).rglob("history.tsv"))

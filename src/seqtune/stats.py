@@ -188,7 +188,8 @@ def _sentence(entry: dict, metric: str) -> str:
         if base and base["n"] >= 2 and base["ci_low"] > 0:
             tail = f"; it beats the best baseline ({entry['best_baseline']}) by {_describe(base)}"
         elif base and base["n"] >= 2 and base["ci_high"] < 0:
-            tail = f"; the baseline {entry['best_baseline']} is better, by {_describe({**base, 'mean': -base['mean'], 'ci_low': -base['ci_high'], 'ci_high': -base['ci_low']})}"
+            reversed_gap = {**base, "mean": -base["mean"], "ci_low": -base["ci_high"], "ci_high": -base["ci_low"]}
+            tail = f"; the baseline {entry['best_baseline']} is better, by {_describe(reversed_gap)}"
         else:
             tail = f"; the baseline {entry['best_baseline']} is within {_describe(base)} of it"
         head += tail

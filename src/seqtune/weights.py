@@ -41,7 +41,8 @@ def load_model(weights: str | os.PathLike) -> tuple[SequenceModel, dict]:
     sidecar = read_json(sidecar_path(weights))
     if sidecar.get("format") != "seqtune-model/1":
         raise SeqtuneError(f"{sidecar_path(weights)}: not a seqtune model sidecar (no 'format: seqtune-model/1')")
-    model = SequenceModel(ModelSpec.from_dict(sidecar["model"]), int(sidecar["n_outputs"]), sidecar.get("head", "linear"))
+    model = SequenceModel(ModelSpec.from_dict(sidecar["model"]), int(sidecar["n_outputs"]),
+                          sidecar.get("head", "linear"))
     try:
         state = load_file(str(weights))
     except FileNotFoundError:
@@ -54,7 +55,8 @@ def load_model(weights: str | os.PathLike) -> tuple[SequenceModel, dict]:
     for name, tensor in state.items():
         if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
             raise SeqtuneError(f"{weights}: tensor '{name}' holds NaN or infinite values; the weights come from a "
-                               "diverged or damaged run, retrain them (with a lower learning rate if training diverged)")
+                               "diverged or damaged run, retrain them (with a lower learning rate if training "
+                               "diverged)")
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     found = {name: tuple(tensor.shape) for name, tensor in state.items()}
     if expected != found:

@@ -227,8 +227,9 @@ def get_predict_inputs(wildcards):
     """The fine-tuned weights predict.model names, and the input files of one predict.inputs entry."""
     m = PREDICT_MODEL
     files = input_files(PREDICT_INPUTS[wildcards.predict_input])
+    run = f"{m['pretrained']}/{m['strategy']}/n{m['train_size']}/seed{m['seed']}"
     return {
-        "weights": f"{R}/finetune/{m['pretrained']}/{m['strategy']}/n{m['train_size']}/seed{m['seed']}/model.safetensors",
+        "weights": f"{R}/finetune/{run}/model.safetensors",
         **{role: local(path) for role, path in files.items()},
     }
 
