@@ -97,9 +97,10 @@ def transfer_gain(runs: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
 
 
 def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
-            negative_controls: tuple[str, ...] | list[str] = ()) -> dict:
-    """Per train size: the best deep model against scratch and against the best baseline; the shuffled-label check;
-    each negative control's check; and plain sentences saying what they mean.
+            negative_controls: tuple[str, ...] | list[str] = (), chance_sd: dict | None = None) -> dict:
+    """Per train size: the best deep model against scratch and against the best baseline; the shuffled-label check
+    (``chance_sd``: see ``_shuffled_check``); each negative control's check; and plain sentences saying what they
+    mean.
 
     ``negative_controls``: pretrained models whose corpus shares nothing with the target. They never count as the
     best model; instead each gets its own check (below).
@@ -124,7 +125,7 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
             entry["vs_baseline"] = paired_difference(runs, best, best_baseline, size, metric)
         per_size.append(entry)
         sentences.append(_sentence(entry, metric))
-    control = _shuffled_check(runs, metric)
+    control = _shuffled_check(runs, chance_sd)
     if control:
         sentences.append(control["sentence"])
     checks = [_negative_control_check(runs, summary, name, metric) for name in negative_controls]
@@ -196,19 +197,71 @@ def _sentence(entry: dict, metric: str) -> str:
     return head + "."
 
 
-def _shuffled_check(runs: pd.DataFrame, metric: str) -> dict | None:
+def auroc_chance_sd(class_counts) -> float:
+    """Standard deviation of the AUROC of a scorer that ignores the labels, on a test set with these class counts:
+    Hanley and McNeil's null variance (n0 + n1 + 1) / (12 n0 n1) for two classes; for K > 2 the mean of the
+    one-vs-rest classes' sds, an upper bound for the sd of their macro mean. NaN when a class is empty."""
+    counts = np.asarray(class_counts, dtype=float)
+    total = counts.sum()
+    if counts.size < 2 or (counts <= 0).any():
+        return math.nan
+    ones = counts[1:] if counts.size == 2 else counts
+    return float(np.mean([math.sqrt((total + 1) / (12 * n1 * (total - n1))) for n1 in ones]))
+
+
+CHANCE_TOLERANCE = 0.05  # the control's mean AUROC may sit this far from 0.5
+CHANCE_Z = 4.0  # a run further than this many null sds from 0.5 is off chance (two-sided p about 6e-5)
+
+
+def _shuffled_check(runs: pd.DataFrame, chance_sd: dict | None = None) -> dict | None:
+    """The shuffled-label control: a model trained on permuted labels ignores the true ones, so its AUROC on the test
+    set is 0.5 in expectation whatever the primary metric and the class balance; AUROC is always checked.
+
+    It passes when the mean over runs is within ``CHANCE_TOLERANCE`` of 0.5 and no run is further than ``CHANCE_Z``
+    null sds (``chance_sd``: (model, train_size, seed) -> ``auroc_chance_sd`` of that run's test set). A control
+    started from scratch fails otherwise. A control started from a pretrained model fails when its mean is off;
+    when only single runs are off, on both sides of 0.5, it is inconclusive: the pretrained features already
+    separate the test classes, so a head fitted to noise lands near 0 or 1 depending on its sign, and such a control
+    cannot tell leakage from transfer."""
     control = runs[runs["strategy"] == "shuffled_labels"]
     if control.empty:
         return None
-    stats = mean_ci(control[metric])
-    at_chance = abs(stats["mean"] - 0.5) <= 0.05 if metric == "auroc" else None
-    stats["at_chance"] = bool(at_chance)
-    stats["sentence"] = (
-        f"The shuffled-label control scores {metric} {stats['mean']:.3f} (sd {stats['sd']:.3f}, {stats['n']} runs): "
-        + ("at chance, as it must be." if at_chance else
-           "NOT at chance; this points to leakage between splits or a bug, so do not trust the other numbers "
-           "until it is explained.")
-    )
+    chance_sd = chance_sd or {}
+    stats = mean_ci(control["auroc"])
+    pretrained = str(control["pretrained"].iloc[0])
+    from_scratch = pretrained in ("none", "", "None")
+    off = []
+    for row in control.itertuples():
+        sd = chance_sd.get((row.model, int(row.train_size), int(row.seed)), math.nan)
+        if np.isfinite(row.auroc) and np.isfinite(sd) and abs(row.auroc - 0.5) > CHANCE_Z * sd:
+            off.append({"train_size": int(row.train_size), "seed": int(row.seed), "auroc": float(row.auroc),
+                        "chance_sd": sd})
+    mean_ok = bool(np.isfinite(stats["mean"]) and abs(stats["mean"] - 0.5) <= CHANCE_TOLERANCE)
+    if mean_ok and not off:
+        status = "passed"
+    elif mean_ok and not from_scratch and {run["auroc"] > 0.5 for run in off} == {True, False}:
+        status = "inconclusive"
+    else:
+        status = "failed"
+    stats.update({"metric": "auroc", "start": "scratch" if from_scratch else pretrained, "status": status,
+                  "at_chance": status == "passed", "runs_off_chance": off})
+    where = ", ".join(f"{run['auroc']:.3f} (n{run['train_size']}, seed {run['seed']})" for run in off)
+    head = (f"The shuffled-label control ({'from scratch' if from_scratch else 'from ' + pretrained}) scores AUROC "
+            f"{stats['mean']:.3f} (sd {stats['sd']:.3f}, {stats['n']} runs)")
+    if status == "passed":
+        stats["sentence"] = head + ": at chance, as it must be."
+    elif status == "inconclusive":
+        stats["sentence"] = (
+            head + f", at chance on average, but single runs are far from chance on both sides: {where}. The "
+            "pretrained features already separate the test classes, so a head fitted to shuffled labels lands near 0 "
+            "or 1 by the sign it happens to take; this control cannot tell leakage from transfer. Set "
+            "controls.shuffled_labels.strategy: scratch for a control that can.")
+    else:
+        detail = f"runs further than {CHANCE_Z:g} null sds from 0.5: {where}" if off else \
+            f"the mean is more than {CHANCE_TOLERANCE} from 0.5"
+        stats["sentence"] = (
+            head + f": NOT at chance ({detail}). This points to leakage between splits or a bug, so do not trust "
+            "the other numbers until it is explained.")
     return stats
 
 
