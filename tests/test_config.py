@@ -34,6 +34,10 @@ CASES = [
      "datasets.target.required: unknown JASPAR matrix ID 'MA9999.1'"),
     ("unknown target data set", _set(["finetune", "dataset"], "nope"), "finetune.dataset: 'nope'"),
     ("results outside the folder", _set(["results"], "../elsewhere"), "results"),
+    ("no scratch to compare with", _set(["finetune", "strategies"], ["full"]), "finetune.strategies: ['full'] leaves "
+     "out scratch"),
+    ("split fractions leave no training data", lambda c: c["split"].update(validation_fraction=0.6, test_fraction=0.5),
+     "split.validation_fraction (0.6) + split.test_fraction (0.5) must sum to less than 1"),
 ]
 
 
@@ -49,3 +53,24 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, name, edit, expected):
 def test_the_default_config_is_valid(tmp_path):
     process = snakemake(tmp_path, "--configfile", str(REPO / "config" / "config.yaml"), "-n")
     assert "simulate" in process.stdout
+
+
+def test_predict_model_must_be_a_trained_run():
+    """predict.model.strategy must be one the study trains from that model (it used to plan an extra, never
+    evaluated fine-tuning run), and its default follows the trained strategies."""
+    from seqtune.config import check_config, predict_model
+    from seqtune.errors import SeqtuneError
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    for key, value in {"validation_fraction": 0.15, "test_fraction": 0.2, "method": "stratified"}.items():
+        config.setdefault("split", {}).setdefault(key, value)
+    config.setdefault("controls", {"shuffled_labels": {"enabled": False, "strategy": "scratch",
+                                                       "pretrained": "motifs"}})
+    pretrained = next(iter(config["pretrain"]["models"]))
+    config["finetune"]["strategies"] = ["scratch", "linear_probe"]
+    assert predict_model(config)["strategy"] == "linear_probe"  # full is not trained here
+    config["predict"] = {"model": {"pretrained": pretrained, "strategy": "full"}}
+    with pytest.raises(SeqtuneError, match="predict.model.strategy: 'full' is not trained from pretrained"):
+        check_config(config)
+    config["predict"]["model"]["strategy"] = "linear_probe"
+    check_config(config)

@@ -104,6 +104,25 @@ def test_tables_tsv_csv_gzip_crlf(tmp_path, name, separator):
     assert data.labels["label"].tolist() == [row[2] for row in rows]
 
 
+@pytest.mark.parametrize("header_trailing", [False, True])
+def test_a_trailing_separator_does_not_shift_the_columns(tmp_path, header_trailing):
+    """Spreadsheets export a tab at the end of each row; pandas would take the first column as an index and shift
+    the others (the sequence was then read as the id)."""
+    rows = [(f"q{i}", random_dna(20), "yes" if i % 2 else "no") for i in range(6)]
+    header = "seq_id\tdna\ty" + ("\t" if header_trailing else "")
+    path = write_text(tmp_path / "in.tsv", header + "\n" + "".join("\t".join(row) + "\t\n" for row in rows))
+    import_dataset(tmp_path / "data", {"source": "tsv", "path": str(path), "id_column": "seq_id",
+                                       "sequence_column": "dna", "label_column": "y"}, length=20, seed=0)
+    data = read_dataset(tmp_path / "data" / "codes.npy")
+    assert decode(data.codes) == [row[1] for row in rows]
+    assert data.labels["id"].tolist() == [row[0] for row in rows]
+    labels = write_text(tmp_path / "labels.tsv", "name\tclass\n" + "".join(f"{r[0]}\t{r[2]}\t\n" for r in rows))
+    fasta = write_fasta(tmp_path / "in.fa", [(r[0], r[1]) for r in rows])
+    import_dataset(tmp_path / "fa", {"source": "fasta", "path": str(fasta), "labels": str(labels),
+                                     "id_column": "name", "label_column": "class"}, length=20, seed=0)
+    assert read_dataset(tmp_path / "fa" / "codes.npy").labels["label"].tolist() == [row[2] for row in rows]
+
+
 def test_length_policies(tmp_path):
     sequences = {"long": "AAAACCCCGGGGTT", "short": "ACG", "exact": "ACGTACGT"}
     path = write_fasta(tmp_path / "in.fa", [(f"{key} label={key == 'exact'}", value)

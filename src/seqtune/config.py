@@ -119,10 +119,19 @@ def check_config(config: dict) -> None:
     if not config["pretrain"]["models"] and set(finetune["strategies"]) - {"scratch"}:
         raise SeqtuneError("finetune.strategies lists fine-tuning strategies but pretrain.models is empty; "
                            "add a pretrained model or keep only 'scratch'")
+    if "scratch" not in finetune["strategies"]:
+        raise SeqtuneError(f"finetune.strategies: {finetune['strategies']} leaves out scratch; every transfer gain "
+                           "and the verdict compare a strategy with the same architecture trained from scratch, so "
+                           "add scratch")
     if datasets[target].get("task") == "motif_presence":
         raise SeqtuneError(f"finetune.dataset: '{target}' is a multi-label motif_presence corpus; the target must be "
                            "single-label (use task: motif_grammar)")
-    expected = expected_train_count(datasets[target], config["split"])
+    split = config["split"]
+    if split["validation_fraction"] + split["test_fraction"] >= 1:
+        raise SeqtuneError(f"split.validation_fraction ({split['validation_fraction']}) + split.test_fraction "
+                           f"({split['test_fraction']}) must sum to less than 1, leaving examples for training; "
+                           "lower them (e.g. 0.15 and 0.2)")
+    expected = expected_train_count(datasets[target], split)
     if expected is not None:
         too_large = [size for size in finetune["train_sizes"] if size > expected]
         if too_large:
@@ -191,6 +200,11 @@ def _check_predict(config: dict) -> None:
     if (choice["pretrained"] == "none") != (choice["strategy"] == "scratch"):
         raise SeqtuneError(f"predict.model: strategy '{choice['strategy']}' with pretrained '{choice['pretrained']}'"
                            "; scratch goes with pretrained: none, every other strategy with a pretrained model")
+    trained = trained_strategies(config, choice["pretrained"])
+    if choice["strategy"] not in trained:
+        raise SeqtuneError(f"predict.model.strategy: '{choice['strategy']}' is not trained from pretrained "
+                           f"'{choice['pretrained']}' in this study (trained: {', '.join(trained) or 'none'}); "
+                           "choose one of them")
     if choice["train_size"] not in config["finetune"]["train_sizes"]:
         raise SeqtuneError(f"predict.model.train_size: {choice['train_size']} is not one of finetune.train_sizes "
                            f"{config['finetune']['train_sizes']}; choose a trained size")
@@ -199,11 +213,22 @@ def _check_predict(config: dict) -> None:
                            f"{config['finetune']['seeds']}; choose a trained seed")
 
 
+def trained_strategies(config: dict, pretrained: str) -> list[str]:
+    """The deep strategies a study fine-tunes from ``pretrained`` (``none``: scratch, when it is in the sweep): the
+    model's own ``strategies``, by default the non-scratch ones of ``finetune.strategies``."""
+    strategies = config["finetune"]["strategies"]
+    if pretrained == "none":
+        return ["scratch"] if "scratch" in strategies else []
+    model = config["pretrain"]["models"].get(pretrained, {})
+    return list(model["strategies"]) if "strategies" in model else [s for s in strategies if s != "scratch"]
+
+
 def predict_model(config: dict) -> dict:
     """The fine-tuned run ``predict`` applies: ``predict.model`` with its null entries resolved.
 
-    Defaults: the first pretrained model (``none`` when there is none), strategy ``full`` (``scratch`` for ``none``),
-    the largest of ``finetune.train_sizes``, the first of ``finetune.seeds``.
+    Defaults: the first pretrained model (``none`` when there is none); strategy ``full`` when that model is
+    fine-tuned with it, else its first trained strategy (``scratch`` for ``none``); the largest of
+    ``finetune.train_sizes``; the first of ``finetune.seeds``.
     """
     chosen = dict(config.get("predict", {}).get("model", {}))
     pretrained = chosen.get("pretrained")
@@ -211,7 +236,8 @@ def predict_model(config: dict) -> dict:
         pretrained = next(iter(config["pretrain"]["models"]), "none")
     strategy = chosen.get("strategy")
     if strategy is None:
-        strategy = "scratch" if pretrained == "none" else "full"
+        trained = trained_strategies(config, pretrained)
+        strategy = "scratch" if pretrained == "none" else "full" if "full" in trained or not trained else trained[0]
     train_size = chosen.get("train_size")
     if train_size is None:
         train_size = max(config["finetune"]["train_sizes"])

@@ -268,8 +268,10 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     path = str(path)
     with _reading_errors(path), open_text(path) as handle:
         try:
+            # index_col=False: a row with one field more than the header (a trailing tab, as spreadsheets export)
+            # must not turn the first column into an index and shift every other column.
             reader = pd.read_csv(handle, sep=table_separator(path), dtype=str, keep_default_na=False,
-                                 na_filter=False, chunksize=chunk_size)
+                                 na_filter=False, chunksize=chunk_size, index_col=False)
             yield from reader
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None

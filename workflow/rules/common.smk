@@ -13,6 +13,7 @@ from seqtune.config import (
     input_spec,
     predict_model,
     schema_problems,
+    trained_strategies,
 )
 from seqtune.errors import SeqtuneError
 from seqtune.seeds import derive_seed
@@ -79,10 +80,9 @@ def run_dir(step):
 
 def runs():
     """Every (pretrained, strategy) pair of the sweep, baselines and controls included."""
-    pairs = [("none", "scratch")] if "scratch" in DEEP else []
-    for name, model in config["pretrain"]["models"].items():
-        strategies = model.get("strategies", [s for s in DEEP if s != "scratch"])
-        pairs.extend((name, strategy) for strategy in strategies)
+    pairs = [("none", strategy) for strategy in trained_strategies(config, "none")]
+    for name in PRETRAINED:
+        pairs.extend((name, strategy) for strategy in trained_strategies(config, name))
     pairs.extend(("none", baseline) for baseline in BASELINES)
     if SHUFFLED["enabled"]:
         source = "none" if SHUFFLED["strategy"] == "scratch" else SHUFFLED["pretrained"]
