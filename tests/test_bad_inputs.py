@@ -483,3 +483,21 @@ def test_a_nan_loss_stops_training_with_a_clear_error_and_no_weights(where, tmp_
     message = capsys.readouterr().err
     assert expect.where in message and expect.fix in message and "Traceback" not in message, message
     assert not any(path.exists() for path in expect.outputs)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["predict", "--weights", "w.safetensors", "--input-spec", "{}", "--output", "o.tsv", "--threads", "-1"],
+     "--threads"),
+    (["simulate", "--out-dir", "d", "--task", "motif_presence", "--n-sequences", "0", "--length", "50", "--seed", "1"],
+     "--n-sequences"),
+    (["aggregate", "--bootstrap-resamples", "-5"], "--bootstrap-resamples"),
+])
+def test_a_count_option_out_of_range_is_a_usage_error(tmp_path, capsys, monkeypatch, argv, option):
+    """A negative thread count reached torch as a bare RuntimeError; counts are now checked by the parser."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {option}:" in error and "give at least" in error and "Traceback" not in error
+    assert list(tmp_path.iterdir()) == []

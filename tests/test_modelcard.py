@@ -14,7 +14,7 @@ SIDECAR = {"format": "seqtune-model/1", "seqtune_version": "0.1.0", "model": {"a
            "pretrained": "results/pretrain/motifs/model.safetensors",
            "head_replaced": {"old_outputs": 4, "new_outputs": 2, "in_features": 16}, "shuffle_labels": False,
            "task": "binary", "classes": ["negative", "positive"], "alphabet": "ACGT", "length": 100,
-           "train_size": 120, "training": {"learning_rate": 0.001, "max_epochs": 4}, "seed": 99,
+           "train_size": 120, "training": {"learning_rate": 0.001, "max_epochs": 4, "monitor": "val_score"}, "seed": 99,
            "validation": {"best_epoch": 3, "epochs_run": 4, "val_loss": 0.4}}
 RUN_METRICS = {"pretrained": "motifs", "strategy": "full", "train_size": 120, "seed": 2, "best_epoch": 3,
                "n_test": 150, "classes": ["negative", "positive"], "accuracy": 0.8, "balanced_accuracy": 0.8,
@@ -45,7 +45,7 @@ def test_card_copies_the_run_and_the_spread_over_seeds():
     assert card["evaluation"]["gain_over_scratch"]["mean_gain"] == 0.1
     assert card["data"]["n_sequences"] == 500 and card["split"]["totals"]["test"] == 150
     assert card["pretraining"]["objective"] == "supervised" and card["pretraining"]["corpus"]["n_sequences"] == 1500
-    assert card["training"]["settings"] == {"learning_rate": 0.001, "max_epochs": 4}
+    assert card["training"]["settings"] == {"learning_rate": 0.001, "max_epochs": 4, "monitor": "val_score"}
     limits = " ".join(card["limitations"])
     assert "simulated" in limits and "Small training set (120" in limits and "exactly 100 nt" in limits
     assert card["interpretation"] is None
@@ -88,6 +88,7 @@ def test_model_card_writes_json_and_markdown(tmp_path):
     assert written["model"]["weights_sha256"] == hashlib.sha256(b"weights").hexdigest()
     assert written["interpretation"]["motif_recovery"]["ism"]["relevant"]["auroc"] == 0.91
     assert "| ism | 0.910 | 0.600 |" in (tmp_path / "card.md").read_text()
+    assert "(early stopping on the validation AUROC)" in (tmp_path / "card.md").read_text()  # training.monitor
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary files left
 
 

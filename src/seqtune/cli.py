@@ -23,13 +23,29 @@ def _json_arg(text: str) -> dict:
     return value
 
 
+def _count_arg(minimum: int):
+    """An integer option of at least ``minimum`` (argparse then names the option in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; give at least {minimum}")
+        return value
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = _count_arg(1), _count_arg(0)
+
+
 def _list_arg(text: str) -> list[str]:
     return [item for item in text.split(",") if item]
 
 
 def _add_compute(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (the rule's threads)")
-    parser.add_argument("--gpus", type=int, default=0, help="GPUs given to the job; CUDA is used when > 0")
+    parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads for torch (the rule's threads)")
+    parser.add_argument("--gpus", type=NON_NEGATIVE, default=0, help="GPUs given to the job; CUDA is used when > 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = steps.add_parser("simulate", help="simulate a labelled data set with planted JASPAR motifs")
     p.add_argument("--out-dir", required=True, help="data set folder to write (codes.npy, labels.tsv, ...)")
     p.add_argument("--task", required=True, choices=["motif_presence", "motif_grammar"])
-    p.add_argument("--n-sequences", type=int, required=True)
-    p.add_argument("--length", type=int, required=True)
+    p.add_argument("--n-sequences", type=POSITIVE, required=True)
+    p.add_argument("--length", type=POSITIVE, required=True)
     p.add_argument("--motifs", type=_list_arg, default=[], help="motif_presence: JASPAR IDs, comma-separated")
     p.add_argument("--presence-rate", type=float, default=0.3)
     p.add_argument("--required", type=_list_arg, default=[], help="motif_grammar: IDs that must all be present")
@@ -61,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", type=_json_arg, required=True,
                    help='what to read, as JSON: {"source": "fasta|tsv|bed", "path": ..., ...} (the keys of '
                         "seqtune.inputs.InputSpec, a datasets.<name> entry of the config)")
-    p.add_argument("--length", type=int, required=True, help="sequence length (its length_policy crops or pads)")
+    p.add_argument("--length", type=POSITIVE, required=True, help="sequence length (its length_policy crops or pads)")
     p.add_argument("--seed", type=int, required=True, help="recorded in dataset.json (the import is deterministic)")
 
     p = steps.add_parser("split", help="train/validation/test split (stratified, by chromosome, by similarity or "
@@ -74,10 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.25, help="stratified, similarity")
     p.add_argument("--validation-chroms", type=_list_arg, default=[], help="chromosome: comma-separated")
     p.add_argument("--test-chroms", type=_list_arg, default=[], help="chromosome: comma-separated")
-    p.add_argument("--similarity-k", type=int, default=8, help="similarity: k-mer size")
+    p.add_argument("--similarity-k", type=POSITIVE, default=8, help="similarity: k-mer size")
     p.add_argument("--similarity-threshold", type=float, default=0.5,
                    help="similarity: Jaccard similarity at which two sequences share a group")
-    p.add_argument("--largest-train-size", type=int, default=None,
+    p.add_argument("--largest-train-size", type=POSITIVE, default=None,
                    help="fail now if the split leaves fewer training examples than this")
     p.add_argument("--seed", type=int, required=True)
 
@@ -91,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="its manifest (repeat, in the same order): only its train and validation records count")
     p.add_argument("--policy", choices=["warn", "fail"], default="warn",
                    help="warn: log each finding; fail: exit with an error and write nothing")
-    p.add_argument("--near-k", type=int, default=8, help="k-mer size of the near-duplicate check")
+    p.add_argument("--near-k", type=POSITIVE, default=8, help="k-mer size of the near-duplicate check")
     p.add_argument("--near-threshold", type=float, default=0.5,
                    help="Jaccard similarity of near-duplicates (and corpus containment)")
     p.add_argument("--seed", type=int, default=0)
@@ -108,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-fraction", type=float, default=0.15, help="masked: fraction of positions hidden")
     p.add_argument("--seed", type=int, required=True)
     _add_compute(p)
-    p.add_argument("--nproc", type=int, default=1,
+    p.add_argument("--nproc", type=POSITIVE, default=1,
                    help="train as this many processes on this machine (DDP through torchrun; --threads are shared "
                         "among them); under torchrun or an srun step of several tasks, the launcher decides")
 
@@ -120,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", required=True)
     p.add_argument("--train-ids", required=True, help="output: the training subset's ids and labels")
     p.add_argument("--strategy", required=True)
-    p.add_argument("--train-size", type=int, required=True)
+    p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--shuffle-labels", action="store_true", help="control: permute the training labels")
     p.add_argument("--model", type=_json_arg, default={}, help="architecture for --strategy scratch (JSON)")
     p.add_argument("--training", type=_json_arg, default={})
@@ -143,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True)
     p.add_argument("--metrics", required=True)
     p.add_argument("--kind", required=True, choices=["kmer_logreg", "onehot_logreg"])
-    p.add_argument("--k", type=int, default=3, help="k-mer length for kmer_logreg")
-    p.add_argument("--train-size", type=int, required=True)
+    p.add_argument("--k", type=POSITIVE, default=3, help="k-mer length for kmer_logreg")
+    p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--run", type=_json_arg, default={})
     p.add_argument("--seed", type=int, required=True)
 
@@ -154,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-json", required=True)
     p.add_argument("--gain-tsv", required=True)
     p.add_argument("--metric", default="auroc")
-    p.add_argument("--bootstrap-resamples", type=int, default=1000,
+    p.add_argument("--bootstrap-resamples", type=NON_NEGATIVE, default=1000,
                    help="resamples of the test examples for bootstrap intervals (0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     p.add_argument("--negative-controls", type=_list_arg, default=[], metavar="NAMES",
@@ -187,13 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", required=True, help="output: per-sequence motif recovery (TSV)")
     p.add_argument("--summary", required=True, help="output: summary, filter-motif matches (JSON)")
     p.add_argument("--plot", required=True, help="output: attribution tracks with the planted sites (PNG)")
-    p.add_argument("--n-sequences", type=int, default=50, help="test sequences to interpret")
+    p.add_argument("--n-sequences", type=POSITIVE, default=50, help="test sequences to interpret")
     p.add_argument("--method", choices=["ism", "gradient_x_input"], default="ism",
                    help="attributions drawn in the plot (both are always scored)")
     p.add_argument("--position-score", choices=["max_abs", "reference", "abs_reference"], default="max_abs",
                    help="how the 4 attributions of a position become one score")
-    p.add_argument("--window", type=int, default=1, help="average position scores over this many positions")
-    p.add_argument("--n-plot", type=int, default=3, help="sequences drawn in the plot")
+    p.add_argument("--window", type=POSITIVE, default=1, help="average position scores over this many positions")
+    p.add_argument("--n-plot", type=NON_NEGATIVE, default=3, help="sequences drawn in the plot")
     p.add_argument("--run", type=_json_arg, default={}, help="identity of the run, copied into the summary")
     p.add_argument("--seed", type=int, required=True, help="which test sequences are picked")
     _add_compute(p)
@@ -221,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "least like the target's motifs (a helper, not a pipeline step)")
     p.add_argument("--to", type=_list_arg, required=True, metavar="IDS",
                    help="the target task's motifs (required and distractors), comma-separated JASPAR IDs")
-    p.add_argument("--n", type=int, default=8, help="how many motifs to choose (default 8)")
+    p.add_argument("--n", type=POSITIVE, default=8, help="how many motifs to choose (default 8)")
     p.add_argument("--max-similarity", type=float, default=0.4,
                    help="highest similarity allowed to any target motif (default 0.4)")
     p.add_argument("--output", default="-", help="TSV to write (default: standard output)")

@@ -15,6 +15,9 @@ FORMAT = "seqtune-model-card/1"
 HEADLINE_METRICS = ("auroc", "auprc", "accuracy", "balanced_accuracy", "f1_macro", "mcc")
 SMALL_TRAINING_SET = 1000  # fewer training examples than this is a "small n" caveat
 
+# What training.monitor watches, in words (a classifier's validation score is its AUROC on the validation split).
+MONITOR_WORDS = {"val_loss": "the validation loss", "val_score": "the validation AUROC"}
+
 
 def model_id(pretrained: str, strategy: str) -> str:
     """The model's name in metrics.tsv: ``stats.run_label``, repeated here because importing ``stats`` (scipy,
@@ -217,7 +220,8 @@ def render_markdown(card: dict) -> str:
               "* Head: " + (f"replaced, {head['old_outputs']} -> {head['new_outputs']} outputs" if head
                             else "new (scratch)"),
               f"* Best epoch {(training.get('validation') or {}).get('best_epoch')} of "
-              f"{(training.get('validation') or {}).get('epochs_run')} (early stopping on validation loss)", ""]
+              f"{(training.get('validation') or {}).get('epochs_run')} (early stopping on "
+              f"{MONITOR_WORDS.get(settings.get('monitor', 'val_loss'), settings.get('monitor'))})", ""]
     over = evaluation.get("same_model_and_size_over_seeds") or {}
     lines += ["## Evaluation (test split)", "",
               f"{evaluation['n_test']} test sequences. Over seeds: the same model and train size, "
