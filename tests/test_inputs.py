@@ -204,6 +204,19 @@ def test_read_only_genome_folder_gets_no_index(tmp_path, genome, monkeypatch):
     assert read_dataset(tmp_path / "data" / "codes.npy").codes.shape == (2, 10)
 
 
+def test_a_genome_pyfaidx_refuses_leaves_no_index_beside_it(tmp_path):
+    """Duplicate sequence names: pyfaidx stops part-way through indexing; the user's folder keeps only the genome."""
+    folder = tmp_path / "genome"
+    folder.mkdir()
+    genome_path = write_text(folder / "dup.fa", ">chr1\n" + "ACGT" * 30 + "\n>chr1\n" + "GGCC" * 30 + "\n")
+    bed = write_text(tmp_path / "r.bed", "chr1\t10\t20\ta\nchr1\t50\t60\tb\n")
+    with pytest.raises(SeqtuneError, match=r"dup\.fa: cannot be indexed.*unique sequence names"):
+        import_dataset(tmp_path / "data", {"source": "bed", "path": str(bed), "genome": str(genome_path)},
+                       length=10, seed=0)
+    assert os.listdir(folder) == ["dup.fa"]
+    assert_no_output(tmp_path / "data")
+
+
 # ------------------------------------------------------------------------------------------------------ bad inputs
 def bad_case(tmp_path, genome_path, case: str):
     """Write the input of one bad case; returns (spec, length, patterns the message must contain)."""
@@ -266,6 +279,18 @@ def bad_case(tmp_path, genome_path, case: str):
         write_text(tmp_path / "labels.tsv", "id\tlabel\na\tx\n")
         return ({"source": "fasta", "path": str(fasta), "labels": str(tmp_path / "labels.tsv")}, 10,
                 ["bad.fa", "line 3", "'b'", "labels.tsv"])
+    if case == "empty_label_cell_side_table":  # the table, not the FASTA, is where to fix it
+        write_text(fasta, ">a\nACGTACGTAC\n>b\nACGTACGTAC\n")
+        write_text(tmp_path / "labels.tsv", "id\tlabel\na\tx\nb\t\n")
+        return ({"source": "fasta", "path": str(fasta), "labels": str(tmp_path / "labels.tsv")}, 10,
+                ["labels.tsv, id 'b'", "missing label", "fill in its 'label' cell"])
+    if case == "bad_split_side_table":
+        write_text(fasta, ">a\nACGTACGTAC\n>b\nACGTACGTAC\n")
+        write_text(tmp_path / "labels.tsv", "id\tlabel\tsplit\na\tx\ttrain\nb\ty\ttset\n")
+        return ({"source": "fasta", "path": str(fasta), "labels": str(tmp_path / "labels.tsv"),
+                 "split_column": "split"}, 10, ["labels.tsv, id 'b'", "'tset'"])
+    if case == "no_source":
+        return {"path": str(fasta)}, 10, ["no 'source'", "fasta"]
     if case == "one_class":
         write_text(fasta, ">a label=x\nACGTACGTAC\n>b label=x\nACGTACGTAC\n")
         return {"source": "fasta", "path": str(fasta)}, 10, ["bad.fa", "'x'", "two classes"]
@@ -290,7 +315,8 @@ def bad_case(tmp_path, genome_path, case: str):
 BAD_CASES = ["empty_fasta", "no_sequence", "duplicate_fasta", "duplicate_tsv", "strict_iupac", "not_dna",
              "bed_past_end", "bed_unknown_chromosome", "bed_window_past_edge", "bed_malformed", "bed_too_few_fields",
              "bed_duplicate_interval", "label_column_missing", "missing_label_token", "missing_label_cell",
-             "missing_label_side_table", "one_class", "bad_split", "empty_table", "header_only_table",
+             "missing_label_side_table", "empty_label_cell_side_table", "bad_split_side_table", "no_source",
+             "one_class", "bad_split", "empty_table", "header_only_table",
              "truncated_gzip", "unknown_key"]
 
 

@@ -37,6 +37,7 @@ def _count_arg(minimum: int):
 
 
 POSITIVE, NON_NEGATIVE = _count_arg(1), _count_arg(0)
+RUN_EXAMPLE = '''as a JSON object (e.g. '{"pretrained": "motifs", "strategy": "full", "train_size": 100, "seed": 1}')'''
 
 
 def _list_arg(text: str) -> list[str]:
@@ -149,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True)
     p.add_argument("--predictions", required=True)
     p.add_argument("--metrics", required=True)
-    p.add_argument("--run", type=_json_arg, default={}, help="identity of the run, copied into metrics.json")
+    p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}, copied into "
+                   "metrics.json")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
     _add_compute(p)
 
@@ -161,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", required=True, choices=["kmer_logreg", "onehot_logreg"])
     p.add_argument("--k", type=POSITIVE, default=3, help="k-mer length for kmer_logreg")
     p.add_argument("--train-size", type=POSITIVE, required=True)
-    p.add_argument("--run", type=_json_arg, default={})
+    p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
 
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
@@ -210,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the 4 attributions of a position become one score")
     p.add_argument("--window", type=POSITIVE, default=1, help="average position scores over this many positions")
     p.add_argument("--n-plot", type=NON_NEGATIVE, default=3, help="sequences drawn in the plot")
-    p.add_argument("--run", type=_json_arg, default={}, help="identity of the run, copied into the summary")
+    p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}, copied into "
+                   "the summary")
     p.add_argument("--seed", type=int, required=True, help="which test sequences are picked")
     _add_compute(p)
 

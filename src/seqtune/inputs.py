@@ -106,6 +106,8 @@ class InputSpec:
         if unknown:
             raise SeqtuneError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
         source = spec.get("source")
+        if source is None:
+            raise SeqtuneError(f"{where}: no 'source'; add source: {' | '.join(SOURCES)} (the file's format)")
         if source not in SOURCES:
             raise SeqtuneError(f"{where}: source '{source}' is not one of {', '.join(SOURCES)}")
         for key, allowed in (("length_policy", LENGTH_POLICIES), ("ambiguous", AMBIGUITY_POLICIES)):
@@ -479,13 +481,26 @@ def _index_is_current(path: str) -> bool:
     return os.path.exists(index) and os.path.getmtime(index) >= os.path.getmtime(path)
 
 
+def _keep_index(built: str, target: str) -> None:
+    """Copy a finished index beside its genome, atomically (a failure only costs re-indexing next time)."""
+    partial = f"{target}.{os.getpid()}.tmp"
+    try:
+        shutil.copyfile(built, partial)
+        os.replace(partial, target)
+    except OSError as error:
+        log.info("could not keep the genome index %s (%s); it will be rebuilt next time", target, error)
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+
+
 @contextlib.contextmanager
 def open_genome(path: str | os.PathLike) -> Iterator[Genome]:
     """Open a genome FASTA for random access; temporary files are removed on exit.
 
     * plain FASTA with a current ``.fai``: read in place;
-    * plain FASTA in a writable folder: pyfaidx writes ``<genome>.fai`` beside it (kept, so the next run is fast);
-    * plain FASTA in a read-only folder: the index goes to a temporary folder;
+    * plain FASTA without one: indexed in a temporary folder; in a writable folder the finished index is then moved
+      beside it as ``<genome>.fai`` (kept, so the next run is fast; a genome pyfaidx refuses leaves no partial
+      index behind);
     * gzip or bgzip FASTA: decompressed into a temporary folder (pyfaidx reads bgzip only with Biopython, and plain
       gzip not at all), indexed there.
     """
@@ -502,15 +517,15 @@ def open_genome(path: str | os.PathLike) -> Iterator[Genome]:
             with _reading_errors(path), gzip.open(path, "rb") as source, open(fasta_path, "wb") as target:
                 shutil.copyfileobj(source, target, 1 << 22)
             index_path = fasta_path + ".fai"
-        elif not _index_is_current(path) and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        elif not _index_is_current(path):
             index_path = os.path.join(scratch, "genome.fa.fai")
         try:
             fasta = pyfaidx.Fasta(fasta_path, indexname=index_path, as_raw=True, rebuild=True)
-        except PermissionError:  # the folder looked writable but is not: index in scratch instead
-            fasta = pyfaidx.Fasta(fasta_path, indexname=os.path.join(scratch, "genome.fa.fai"), as_raw=True)
         except (pyfaidx.FastaIndexingError, ValueError, OSError) as error:
             raise SeqtuneError(f"{path}: cannot be indexed as a FASTA genome ({error}); check that it is a FASTA "
                                "file with unique sequence names and equal line widths within each sequence") from None
+        if fasta_path == path and index_path and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+            _keep_index(index_path, path + ".fai")
         try:
             yield Genome(path, fasta)
         finally:
@@ -733,12 +748,17 @@ def _apply_side_table(records: list[Record], side_labels: dict[str, str], side_s
 def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
     """``id``, ``label`` [, ``chrom``, ``start``, ``end``, ``strand``] [, ``split``], after checking every record has
     a label and a valid split."""
+    # A FASTA's labels (and splits) may come from a side table: then the table is where to fix them.
+    def where(record: Record) -> str:
+        return f"{spec.labels}, id '{record.id}'" if spec.labels else record.where()
+
     for record in records:
         if record.label is None or record.label == "":
-            fix = {"fasta": f"add '{spec.label_column}=<class>' to its header or give a labels table",
+            fix = {"fasta": f"fill in its '{spec.label_column}' cell" if spec.labels else
+                   f"add '{spec.label_column}=<class>' to its header or give a labels table",
                    "tsv": f"fill in column '{spec.label_column}'",
                    "bed": f"fill in column {spec.label_column}"}[spec.source]
-            raise SeqtuneError(f"{record.where()}: missing label; {fix}")
+            raise SeqtuneError(f"{where(record)}: missing label; {fix}")
     columns = {"id": [record.id for record in records], "label": [record.label for record in records]}
     if spec.source == "bed":
         columns.update(chrom=[record.chrom for record in records], start=[record.start for record in records],
@@ -750,7 +770,7 @@ def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
     if any(split is not None for split in splits):
         for record in records:
             if record.split not in SPLIT_NAMES:
-                raise SeqtuneError(f"{record.where()}: split '{record.split or ''}' is not one of "
+                raise SeqtuneError(f"{where(record)}: split '{record.split or ''}' is not one of "
                                    f"{', '.join(SPLIT_NAMES)}; give every record one of them, or drop the split "
                                    "column to let seqtune split")
         columns["split"] = splits

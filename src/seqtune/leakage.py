@@ -270,8 +270,8 @@ def check_leakage(report: dict, policy: str = "warn", source: str = "split") -> 
                     "labels or drop these records", source, conflicts["groups"], conflicts["records"], examples)
     if not findings:
         return findings
-    fix = ("split by similarity groups (seqtune.split.grouped_split over similarity_groups) or by chromosome, "
-           "remove the duplicates, or set the leakage policy to warn to proceed knowingly")
+    fix = ("split by similarity groups (split.method: similarity) or by chromosome (split.method: chromosome), "
+           "remove the duplicates, or set leakage.policy: warn to proceed knowingly")
     if policy == "fail":
         raise SeqtuneError(f"{source}: leakage across splits: " + "; ".join(findings) + f". Fix: {fix}")
     for finding in findings:

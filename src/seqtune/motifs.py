@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,9 @@ def load_motif(jaspar_id: str, pseudocount: float = 0.25) -> Motif:
     """Fetch one matrix by its JASPAR matrix ID (for example ``MA0139.2``) and normalise its counts."""
     database = _database()
     try:
-        record = database.fetch_motif_by_id(jaspar_id)
+        with warnings.catch_warnings():  # an unknown ID: pyjaspar warns, then returns None; our error says it better
+            warnings.simplefilter("ignore")
+            record = database.fetch_motif_by_id(jaspar_id)
     except Exception:  # pyjaspar raises assorted errors for malformed IDs
         record = None
     if record is None:
