@@ -89,6 +89,12 @@ rule config_snapshot:
         mem_mb=500,
         runtime=5,
     params:
-        text=yaml.safe_dump(config, sort_keys=False),
+        # Without predict: it only applies trained models, so adding an input must not rerun the study's aggregate,
+        # model cards and report (the predictions' own provenance records their inputs). Keys sorted: reordering
+        # a config file changes nothing either.
+        text=yaml.safe_dump(
+            {key: value for key, value in config.items() if key != "predict"},
+            sort_keys=True,
+        ),
     shell:
         "printf '%s' {params.text:q} > {output:q} 2> {log:q}"
