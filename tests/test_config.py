@@ -74,3 +74,27 @@ def test_predict_model_must_be_a_trained_run():
         check_config(config)
     config["predict"]["model"]["strategy"] = "linear_probe"
     check_config(config)
+
+
+def test_settings_ranges_equal_the_schema_and_apply_on_the_command_line():
+    """TrainSettings and ModelSpec check the schema's ranges themselves, so a step run alone (seqtune finetune
+    --training '{"learning_rate": -1}') is refused as a config would be; the two lists of ranges stay equal."""
+    from seqtune.errors import SeqtuneError
+    from seqtune.models import ModelSpec
+    from seqtune.train import TrainSettings
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    bounds = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+
+    def ranges(properties):
+        found = {name: {k: v for k, v in spec.items() if k in bounds} for name, spec in properties.items()}
+        return {name: limits for name, limits in found.items() if limits}
+
+    assert ranges(schema["$defs"]["training_properties"]) == TrainSettings.LIMITS
+    model_limits = {k: v for k, v in ModelSpec.LIMITS.items() if k != "length"}  # length: sequence_length
+    assert ranges(schema["properties"]["model"]["properties"]) == model_limits
+    with pytest.raises(SeqtuneError, match=r"training\.learning_rate: -1 is out of range; set it to more than 0"):
+        TrainSettings.from_dict({"learning_rate": -1})
+    with pytest.raises(SeqtuneError, match=r"model\.dropout: 0\.95 is out of range; set it to at most 0\.9"):
+        ModelSpec.from_dict({"dropout": 0.95})
+    assert TrainSettings.from_dict({"lr_decay": 1, "checkpoint_every": 0}).lr_decay == 1

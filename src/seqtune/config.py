@@ -34,9 +34,8 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             wanted = " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds)
             message = f"{error.instance!r} has the wrong type; write {wanted}"
         elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-            bound = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
-                     "exclusiveMaximum": "less than"}[error.validator]
-            message = f"{error.instance!r} is out of range; set it to {bound} {error.validator_value}"
+            message = f"{error.instance!r} is out of range; set it to {_BOUND_WORDS[error.validator]} " \
+                      f"{error.validator_value}"
         elif error.validator in ("pattern", "not"):
             message = f"{error.instance!r} is not allowed here"
         elif error.validator == "propertyNames":
@@ -48,6 +47,15 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             message += f"; it must match the pattern {error.validator_value}"
         problems.append(f"{key}: {message}")
     return problems
+
+
+_BOUND_WORDS = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
+                "exclusiveMaximum": "less than"}
+
+
+def _within(keyword: str, value, bound) -> bool:
+    return {"minimum": value >= bound, "exclusiveMinimum": value > bound, "maximum": value <= bound,
+            "exclusiveMaximum": value < bound}[keyword]
 
 
 _TYPE_WORDS = {"array": "a list, e.g. [a, b]", "number": "a number", "integer": "a whole number",
@@ -80,6 +88,11 @@ def check_settings(cls, values: dict, section: str) -> None:
         if not ok:
             raise SeqtuneError(f"{section}.{field.name}: {value!r} has the wrong type; write {words[kind]} "
                                f"(default {field.default!r})")
+        limits = getattr(cls, "LIMITS", {}).get(field.name, {})
+        for keyword, bound in limits.items():
+            if not _within(keyword, value, bound):
+                raise SeqtuneError(f"{section}.{field.name}: {value!r} is out of range; set it to "
+                                   f"{_BOUND_WORDS[keyword]} {bound} (default {field.default!r})")
 
 
 def expected_train_count(dataset: dict, split: dict) -> int | None:

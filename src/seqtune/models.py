@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -37,6 +38,14 @@ class ModelSpec:
     dropout: float = 0.1
     heads: int = 4
     positions: str = "sinusoidal"
+
+    # Allowed ranges, in JSON-schema words, as workflow/schemas/config.schema.yaml has them (a test keeps the two
+    # equal); ``length`` is the config's sequence_length.
+    LIMITS: ClassVar[dict] = {
+        "length": {"minimum": 1}, "channels": {"minimum": 1}, "n_blocks": {"minimum": 1},
+        "first_kernel_size": {"minimum": 1}, "kernel_size": {"minimum": 1}, "pool_size": {"minimum": 1},
+        "hidden": {"minimum": 1}, "dropout": {"minimum": 0, "maximum": 0.9}, "heads": {"minimum": 1},
+    }
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelSpec":

@@ -14,6 +14,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,15 @@ class TrainSettings:
     checkpoint_every: int = 1
     # Run the model through torch.compile (inductor) in training, validation and prediction.
     compile: bool = False
+
+    # Allowed ranges, in JSON-schema words, as workflow/schemas/config.schema.yaml has them (a test keeps the two
+    # equal): the command line's --training gets the same checks as a config.
+    LIMITS: ClassVar[dict] = {
+        "learning_rate": {"exclusiveMinimum": 0}, "weight_decay": {"minimum": 0}, "batch_size": {"minimum": 1},
+        "max_epochs": {"minimum": 1}, "patience": {"minimum": 1}, "unfreeze_blocks": {"minimum": 0},
+        "unfreeze_every": {"minimum": 1}, "lr_decay": {"exclusiveMinimum": 0, "maximum": 1},
+        "checkpoint_every": {"minimum": 0},
+    }
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":
