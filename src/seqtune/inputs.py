@@ -147,8 +147,8 @@ class InputSpec:
             spec.setdefault("id_column", "id")
             spec.setdefault("label_column", "label")
             spec["split_column_required"] = "split_column" in spec
-        if need_labels is False:
-            spec.pop("labels", None)
+        if need_labels is False and spec.pop("labels", None) is not None:
+            log.warning("%s: 'labels' is ignored: prediction reads no labels", where)
         return cls(**spec)
 
     def files(self) -> list[tuple[str, str]]:
@@ -188,7 +188,8 @@ def _reading_errors(path: str, progress: list[int] | None = None):
         try:
             yield
         except FileNotFoundError:
-            raise SeqtuneError(f"{path}: file not found; check the path in the config") from None
+            raise SeqtuneError(f"{path}: file not found; check the path (a relative one is read from "
+                               f"{os.getcwd()})") from None
         except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError, OSError) as error:
             where = f", after line {progress[0]}" if progress and progress[0] else ""
             raise SeqtuneError(f"{path}{where}: cannot be read ({error}); is it a text file, or a truncated or "
@@ -508,7 +509,8 @@ def open_genome(path: str | os.PathLike) -> Iterator[Genome]:
 
     path = str(path)
     if not os.path.isfile(path):
-        raise SeqtuneError(f"{path}: genome FASTA not found; check 'genome' in the config")
+        raise SeqtuneError(f"{path}: genome FASTA not found; check 'genome' (a relative path is read from "
+                           f"{os.getcwd()})")
     with tempfile.TemporaryDirectory(prefix="seqtune-genome-") as scratch:
         fasta_path, index_path = path, None
         if _is_gzip(path):
