@@ -34,6 +34,8 @@ CASES = [
      "datasets.target.required: unknown JASPAR matrix ID 'MA9999.1'"),
     ("unknown target data set", _set(["finetune", "dataset"], "nope"), "finetune.dataset: 'nope'"),
     ("results outside the folder", _set(["results"], "../elsewhere"), "results"),
+    ("sequences too short for the motifs", _set(["sequence_length"], 30),
+     "sequence_length: 30 nt holds 1 non-overlapping sites"),
     ("no scratch to compare with", _set(["finetune", "strategies"], ["full"]), "finetune.strategies: ['full'] leaves "
      "out scratch"),
     ("split fractions leave no training data", lambda c: c["split"].update(validation_fraction=0.6, test_fraction=0.5),

@@ -162,19 +162,26 @@ def check_config(config: dict) -> None:
                            f"pretrain.models ({', '.join(config['pretrain']['models']) or 'none'})")
     for dataset_name, dataset in datasets.items():
         if dataset.get("source") == "simulate":
-            _check_motifs(dataset_name, dataset)
+            _check_motifs(dataset_name, dataset, config["sequence_length"])
 
 
-def _check_motifs(name: str, dataset: dict) -> None:
+def _check_motifs(name: str, dataset: dict, length: int) -> None:
     from .motifs import load_motif
 
     keys = ("motifs",) if dataset["task"] == "motif_presence" else ("required", "distractors")
+    widths = []
     for key in keys:
         for jaspar_id in dataset.get(key, []):
             try:
-                load_motif(jaspar_id)
+                widths.append(load_motif(jaspar_id).width)
             except SeqtuneError as error:
                 raise SeqtuneError(f"datasets.{name}.{key}: {error}") from None
+    # The simulator plants every motif of a sequence in its own bin as wide as the widest motif (simulate.plant), and
+    # one sequence may carry them all.
+    if widths and length // max(widths) < len(widths):
+        raise SeqtuneError(f"sequence_length: {length} nt holds {length // max(widths)} non-overlapping sites of "
+                           f"{max(widths)} nt, but datasets.{name} may plant {len(widths)} motifs in one sequence; "
+                           f"set sequence_length to at least {len(widths) * max(widths)}")
     if dataset["task"] == "motif_presence" and not dataset.get("motifs"):
         raise SeqtuneError(f"datasets.{name}.motifs: a motif_presence corpus needs at least one JASPAR ID")
     if dataset["task"] == "motif_grammar" and not dataset.get("required"):
