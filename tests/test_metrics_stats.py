@@ -224,21 +224,6 @@ def test_a_negative_control_is_checked_not_crowned(gains, passed):
     assert plain["per_train_size"][0]["best_model"] == ("full:p" if passed else "full:u")
 
 
-def test_auroc_chance_sd_matches_label_blind_scorers():
-    """The null sd used by the shuffled-label check equals the spread of AUROC of random scores (binary, imbalanced),
-    and bounds it from above for the macro one-vs-rest mean (3 classes)."""
-    from seqtune.stats import auroc_chance_sd
-
-    rng = np.random.default_rng(3)
-    truth = np.repeat([0, 1], [150, 50])
-    aurocs = [roc_auc_score(truth, rng.random(200)) for _ in range(3000)]
-    assert auroc_chance_sd([150, 50]) == pytest.approx(np.std(aurocs), rel=0.06)
-    truth3 = np.repeat([0, 1, 2], [60, 60, 30])
-    macro = [classification_metrics(truth3, rng.dirichlet(np.ones(3), 150), 3)["auroc"] for _ in range(1500)]
-    assert np.std(macro) < auroc_chance_sd([60, 60, 30])
-    assert math.isnan(auroc_chance_sd([40, 0]))
-
-
 def _shuffled_runs(aurocs: list[float], pretrained: str = "none") -> pd.DataFrame:
     rows = _records()
     for seed, value in enumerate(aurocs):
@@ -249,22 +234,25 @@ def _shuffled_runs(aurocs: list[float], pretrained: str = "none") -> pd.DataFram
 
 
 @pytest.mark.parametrize("aurocs, pretrained, status", [
-    ([0.49, 0.53, 0.47, 0.51], "none", "passed"),
-    ([0.62, 0.66, 0.60, 0.64], "none", "failed"),  # mean off chance
-    ([0.987, 0.065, 0.046, 0.966], "none", "failed"),  # mean at 0.5, single runs far off: from scratch, a failure
-    ([0.987, 0.065, 0.046, 0.966], "p", "inconclusive"),  # from a pretrained model: the features separate the classes
-    ([0.95, 0.93, 0.49, 0.51], "p", "failed"),  # off on one side only
+    ([0.49, 0.51, 0.47, 0.52, 0.50, 0.49, 0.51, 0.48, 0.50], "none", "passed"),  # as the default study's
+    ([0.62, 0.66, 0.60, 0.64], "none", "failed"),  # off chance, consistently
+    ([0.38, 0.36, 0.40, 0.37], "p", "failed"),
+    ([0.635, 0.498, 0.682, 0.395], "none", "inconclusive"),  # the BED example's: mean 0.553, too spread to tell
+    ([0.987, 0.065, 0.046, 0.966], "p", "inconclusive"),  # a pretrained start: sign-symmetric scatter
+    ([0.52], "none", "passed"),
+    ([0.70], "none", "inconclusive"),  # one run cannot tell a scatter from a bias
 ])
 @pytest.mark.parametrize("metric", ["auroc", "accuracy", "mcc"])
-def test_shuffled_label_control_is_judged_on_auroc_run_by_run(aurocs, pretrained, status, metric):
-    """The check reads AUROC whatever the primary metric (it failed for every other metric before), and looks at
-    each run against the chance spread of its test set, not only at the mean."""
+def test_shuffled_label_control_is_judged_on_the_mean_auroc_and_its_interval(aurocs, pretrained, status, metric):
+    """The check reads AUROC whatever the primary metric (it failed for every other metric before); it fails only on
+    a material, significant departure of the mean, passes only when the interval rules out a departure of 0.1, and
+    calls everything else inconclusive (scattered runs passed before, on the mean alone)."""
     runs = _shuffled_runs(aurocs, pretrained)
-    model = "shuffled_labels" if pretrained == "none" else f"shuffled_labels:{pretrained}"
-    chance_sd = {(model, 100, seed): 0.04 for seed in range(len(aurocs))}  # a 200-example balanced test set
-    control = verdict(runs, summarise(runs), metric, chance_sd=chance_sd)["shuffled_label_control"]
+    control = verdict(runs, summarise(runs), metric)["shuffled_label_control"]
     assert control["status"] == status and control["at_chance"] is (status == "passed")
     assert control["metric"] == "auroc" and control["mean"] == pytest.approx(np.mean(aurocs))
-    assert (len(control["runs_off_chance"]) > 0) is (max(abs(a - 0.5) for a in aurocs) > 0.16)
+    assert control["runs_range"] == pytest.approx([min(aurocs), max(aurocs)])
     assert {"passed": "at chance, as it must be", "failed": "NOT at chance",
-            "inconclusive": "cannot tell leakage from transfer"}[status] in control["sentence"]
+            "inconclusive": "inconclusive"}[status] in control["sentence"]
+    assert ("set controls.shuffled_labels.strategy: scratch" in control["sentence"]) is (
+        status == "inconclusive" and pretrained != "none")

@@ -16,8 +16,7 @@ import pandas as pd
 
 from .errors import SeqtuneError
 from .io import atomic_open, atomic_path, finite_json, read_json, read_tsv, write_json, write_tsv
-from .stats import (auroc_chance_sd, bootstrap_over_test_examples, run_label, runs_table, summarise, transfer_gain,
-                    verdict)
+from .stats import bootstrap_over_test_examples, run_label, runs_table, summarise, transfer_gain, verdict
 
 log = logging.getLogger("seqtune")
 
@@ -47,7 +46,7 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
         "runs": runs.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
         "transfer_gain": gains.to_dict(orient="records"),
-        "verdict": verdict(runs, summary, metric, negative_controls, _chance_sds(records)),
+        "verdict": verdict(runs, summary, metric, negative_controls),
     }
     write_tsv(metrics_tsv, runs)
     write_tsv(gain_tsv, gains)
@@ -55,19 +54,6 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     for sentence in result["verdict"]["sentences"]:
         log.info("%s", sentence)
     return records
-
-
-def _chance_sds(records: list[dict]) -> dict:
-    """(model, train_size, seed) -> the sd of a label-blind scorer's AUROC on that run's test set (from the true
-    class counts, the rows of its confusion matrix), for the shuffled-label control's check."""
-    result = {}
-    for record in records:
-        if record.get("strategy") == "shuffled_labels" and record.get("confusion_matrix"):
-            counts = np.asarray(record["confusion_matrix"]).sum(axis=1)
-            key = (run_label(record["pretrained"], record["strategy"]), int(record["train_size"]),
-                   int(record["seed"]))
-            result[key] = auroc_chance_sd(counts)
-    return result
 
 
 def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
@@ -361,8 +347,8 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
         warning = ('<p class="warn">Warning: the shuffled-label control is not at chance. Suspect leakage or a bug '
                    "before reading anything else.</p>")
     elif status == "inconclusive":
-        warning = ('<p class="warn">Note: the shuffled-label control, started from a pretrained model, is '
-                   "inconclusive (verdict below); start it from scratch to check for leakage.</p>")
+        warning = ('<p class="warn">Note: the shuffled-label control is inconclusive: its runs scatter too much to '
+                   "tell chance from a departure (verdict below).</p>")
     for check in result["verdict"].get("negative_controls") or []:
         if not check["passed"]:
             warning += (f'<p class="warn">Warning: the negative control \'{html.escape(check["pretrained"])}\' helps '

@@ -97,10 +97,9 @@ def transfer_gain(runs: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
 
 
 def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
-            negative_controls: tuple[str, ...] | list[str] = (), chance_sd: dict | None = None) -> dict:
+            negative_controls: tuple[str, ...] | list[str] = ()) -> dict:
     """Per train size: the best deep model against scratch and against the best baseline; the shuffled-label check
-    (``chance_sd``: see ``_shuffled_check``); each negative control's check; and plain sentences saying what they
-    mean.
+    (``_shuffled_check``); each negative control's check; and plain sentences saying what they mean.
 
     ``negative_controls``: pretrained models whose corpus shares nothing with the target. They never count as the
     best model; instead each gets its own check (below).
@@ -125,7 +124,7 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
             entry["vs_baseline"] = paired_difference(runs, best, best_baseline, size, metric)
         per_size.append(entry)
         sentences.append(_sentence(entry, metric))
-    control = _shuffled_check(runs, chance_sd)
+    control = _shuffled_check(runs)
     if control:
         sentences.append(control["sentence"])
     checks = [_negative_control_check(runs, summary, name, metric) for name in negative_controls]
@@ -197,71 +196,55 @@ def _sentence(entry: dict, metric: str) -> str:
     return head + "."
 
 
-def auroc_chance_sd(class_counts) -> float:
-    """Standard deviation of the AUROC of a scorer that ignores the labels, on a test set with these class counts:
-    Hanley and McNeil's null variance (n0 + n1 + 1) / (12 n0 n1) for two classes; for K > 2 the mean of the
-    one-vs-rest classes' sds, an upper bound for the sd of their macro mean. NaN when a class is empty."""
-    counts = np.asarray(class_counts, dtype=float)
-    total = counts.sum()
-    if counts.size < 2 or (counts <= 0).any():
-        return math.nan
-    ones = counts[1:] if counts.size == 2 else counts
-    return float(np.mean([math.sqrt((total + 1) / (12 * n1 * (total - n1))) for n1 in ones]))
+CHANCE_TOLERANCE = 0.05  # a departure of the control's mean AUROC from 0.5 smaller than this is immaterial
+CHANCE_MARGIN = 0.1  # a passing control's 95% CI rules out departures this large
 
 
-CHANCE_TOLERANCE = 0.05  # the control's mean AUROC may sit this far from 0.5
-CHANCE_Z = 4.0  # a run further than this many null sds from 0.5 is off chance (two-sided p about 6e-5)
+def _shuffled_check(runs: pd.DataFrame) -> dict | None:
+    """The shuffled-label control, judged on AUROC whatever the primary metric: a model fitted to permuted labels has
+    AUROC 0.5 in expectation on any test set and class balance. Single runs need not sit at 0.5: such a model can
+    still learn features that follow the classes from the sequences alone (a pretrained backbone already has them),
+    and its score then lands on either side of 0.5 by the sign it happens to take. So the check is on the mean over
+    runs, with its 95% CI (t, over runs):
 
-
-def _shuffled_check(runs: pd.DataFrame, chance_sd: dict | None = None) -> dict | None:
-    """The shuffled-label control: a model trained on permuted labels ignores the true ones, so its AUROC on the test
-    set is 0.5 in expectation whatever the primary metric and the class balance; AUROC is always checked.
-
-    It passes when the mean over runs is within ``CHANCE_TOLERANCE`` of 0.5 and no run is further than ``CHANCE_Z``
-    null sds (``chance_sd``: (model, train_size, seed) -> ``auroc_chance_sd`` of that run's test set). A control
-    started from scratch fails otherwise. A control started from a pretrained model fails when its mean is off;
-    when only single runs are off, on both sides of 0.5, it is inconclusive: the pretrained features already
-    separate the test classes, so a head fitted to noise lands near 0 or 1 depending on its sign, and such a control
-    cannot tell leakage from transfer."""
+    * failed: the CI excludes 0.5 and the mean is more than ``CHANCE_TOLERANCE`` away (leakage or a bug);
+    * passed: not failed, and the CI lies within 0.5 +- ``CHANCE_MARGIN`` (one run: within the tolerance);
+    * inconclusive: neither; the runs scatter too much to tell, and more seeds narrow the interval.
+    """
     control = runs[runs["strategy"] == "shuffled_labels"]
     if control.empty:
         return None
-    chance_sd = chance_sd or {}
     stats = mean_ci(control["auroc"])
     pretrained = str(control["pretrained"].iloc[0])
     from_scratch = pretrained in ("none", "", "None")
-    off = []
-    for row in control.itertuples():
-        sd = chance_sd.get((row.model, int(row.train_size), int(row.seed)), math.nan)
-        if np.isfinite(row.auroc) and np.isfinite(sd) and abs(row.auroc - 0.5) > CHANCE_Z * sd:
-            off.append({"train_size": int(row.train_size), "seed": int(row.seed), "auroc": float(row.auroc),
-                        "chance_sd": sd})
-    mean_ok = bool(np.isfinite(stats["mean"]) and abs(stats["mean"] - 0.5) <= CHANCE_TOLERANCE)
-    if mean_ok and not off:
-        status = "passed"
-    elif mean_ok and not from_scratch and {run["auroc"] > 0.5 for run in off} == {True, False}:
-        status = "inconclusive"
+    mean, low, high = stats["mean"], stats["ci_low"], stats["ci_high"]
+    material = bool(np.isfinite(mean) and abs(mean - 0.5) > CHANCE_TOLERANCE)
+    if stats["n"] >= 2:
+        failed = material and (low > 0.5 or high < 0.5)
+        passed = not failed and 0.5 - CHANCE_MARGIN <= low and high <= 0.5 + CHANCE_MARGIN
     else:
-        status = "failed"
+        failed, passed = False, bool(np.isfinite(mean) and not material)
+    status = "failed" if failed else "passed" if passed else "inconclusive"
+    values = control["auroc"].dropna()
     stats.update({"metric": "auroc", "start": "scratch" if from_scratch else pretrained, "status": status,
-                  "at_chance": status == "passed", "runs_off_chance": off})
-    where = ", ".join(f"{run['auroc']:.3f} (n{run['train_size']}, seed {run['seed']})" for run in off)
+                  "at_chance": status == "passed",
+                  "runs_range": [float(values.min()), float(values.max())] if len(values) else None})
+    interval = f"95% CI {low:.3f} to {high:.3f}, " if stats["n"] >= 2 else ""
     head = (f"The shuffled-label control ({'from scratch' if from_scratch else 'from ' + pretrained}) scores AUROC "
-            f"{stats['mean']:.3f} (sd {stats['sd']:.3f}, {stats['n']} runs)")
+            f"{mean:.3f} ({interval}sd {stats['sd']:.3f}, {stats['n']} runs)")
     if status == "passed":
         stats["sentence"] = head + ": at chance, as it must be."
-    elif status == "inconclusive":
-        stats["sentence"] = (
-            head + f", at chance on average, but single runs are far from chance on both sides: {where}. The "
-            "pretrained features already separate the test classes, so a head fitted to shuffled labels lands near 0 "
-            "or 1 by the sign it happens to take; this control cannot tell leakage from transfer. Set "
-            "controls.shuffled_labels.strategy: scratch for a control that can.")
+    elif status == "failed":
+        stats["sentence"] = (head + ": NOT at chance. This points to leakage between splits or a bug, so do not "
+                             "trust the other numbers until it is explained.")
     else:
-        detail = f"runs further than {CHANCE_Z:g} null sds from 0.5: {where}" if off else \
-            f"the mean is more than {CHANCE_TOLERANCE} from 0.5"
         stats["sentence"] = (
-            head + f": NOT at chance ({detail}). This points to leakage between splits or a bug, so do not trust "
-            "the other numbers until it is explained.")
+            head + f": inconclusive. Its runs range from {values.min():.3f} to {values.max():.3f}, too spread to "
+            f"rule out a departure of {CHANCE_MARGIN} from chance. A model fitted to shuffled labels can still learn "
+            "features that follow the classes from the sequences alone and land on either side of 0.5; more seeds "
+            "narrow the interval."
+            + ("" if from_scratch else " From a pretrained start this is expected (its features already separate "
+               "the classes); set controls.shuffled_labels.strategy: scratch."))
     return stats
 
 
