@@ -20,7 +20,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
     process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if check and process.returncode != 0:
-        raise AssertionError(f"snakemake failed ({process.returncode}):\n{process.stdout[-3000:]}\n{process.stderr[-6000:]}")
+        raise AssertionError(f"snakemake failed ({process.returncode}):\n{process.stdout[-3000:]}\n"
+                             f"{process.stderr[-6000:]}")
     return process
 
 

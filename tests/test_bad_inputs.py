@@ -283,7 +283,8 @@ def case_weights_from_another_architecture(tmp_path, target):
     path = save_pretrained(tmp_path / "pre.safetensors", small_model(channels=8))
     other = save_pretrained(tmp_path / "other.safetensors", small_model(channels=16))
     path.write_bytes(other.read_bytes())  # the weights of one model beside the sidecar of another
-    return finetune_case(tmp_path, target, path, "pre.safetensors", "is (16, 4, 5) but the architecture needs (8, 4, 5)",
+    return finetune_case(tmp_path, target, path, "pre.safetensors",
+                         "is (16, 4, 5) but the architecture needs (8, 4, 5)",
                          "retrain it or pair it with its own sidecar")
 
 

@@ -140,7 +140,8 @@ def _slurm_jobs(run_id: str) -> dict[str, dict[str, str]]:
     for line in result.stdout.splitlines():
         job_id, state, comment = line.strip().split("|", 2)
         details = subprocess.run(
-            ["scontrol", "--details", "--oneliner", "show", "job", job_id], capture_output=True, text=True, timeout=30, check=True,
+            ["scontrol", "--details", "--oneliner", "show", "job", job_id], capture_output=True, text=True,
+            timeout=30, check=True,
         ).stdout
         # The plugin's comment is rule_<rule> or rule_<rule>_wildcards_<values>.
         rule = re.match(r"rule_(.+?)(?:_wildcards_.*)?$", comment.strip()).group(1)

@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True)
     p.add_argument("--metrics", required=True)
     p.add_argument("--kind", required=True, choices=["kmer_logreg", "onehot_logreg"])
-    p.add_argument("--k", type=NON_NEGATIVE, default=3, help="k-mer length for kmer_logreg (0 for onehot_logreg, which has none)")
+    p.add_argument("--k", type=NON_NEGATIVE, default=3,
+                   help="k-mer length for kmer_logreg (0 for onehot_logreg, which has none)")
     p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
