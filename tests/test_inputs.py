@@ -291,6 +291,9 @@ def bad_case(tmp_path, genome_path, case: str):
                  "split_column": "split"}, 10, ["labels.tsv, id 'b'", "'tset'"])
     if case == "no_source":
         return {"path": str(fasta)}, 10, ["no 'source'", "fasta"]
+    if case == "label_given_twice":
+        write_text(fasta, ">a label=x\nACGTACGTAC\n>b label=x label=y\nACGTACGTAC\n")
+        return {"source": "fasta", "path": str(fasta)}, 10, ["bad.fa", "line 3", "'b'", "'label=' is given twice"]
     if case == "one_class":
         write_text(fasta, ">a label=x\nACGTACGTAC\n>b label=x\nACGTACGTAC\n")
         return {"source": "fasta", "path": str(fasta)}, 10, ["bad.fa", "'x'", "two classes"]
@@ -315,7 +318,7 @@ def bad_case(tmp_path, genome_path, case: str):
 BAD_CASES = ["empty_fasta", "no_sequence", "duplicate_fasta", "duplicate_tsv", "strict_iupac", "not_dna",
              "bed_past_end", "bed_unknown_chromosome", "bed_window_past_edge", "bed_malformed", "bed_too_few_fields",
              "bed_duplicate_interval", "label_column_missing", "missing_label_token", "missing_label_cell",
-             "missing_label_side_table", "empty_label_cell_side_table", "bad_split_side_table", "no_source",
+             "missing_label_side_table", "empty_label_cell_side_table", "bad_split_side_table", "no_source", "label_given_twice",
              "one_class", "bad_split", "empty_table", "header_only_table",
              "truncated_gzip", "unknown_key"]
 

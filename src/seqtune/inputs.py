@@ -197,12 +197,15 @@ def _reading_errors(path: str, progress: list[int] | None = None):
     return guard()
 
 
-def _header_tokens(description: str) -> dict[str, str]:
-    """``key=value`` tokens of a FASTA description (other words are ignored)."""
+def _header_tokens(description: str, where: str, keys: tuple) -> dict[str, str]:
+    """``key=value`` tokens of a FASTA description (other words are ignored); one of ``keys`` given twice with
+    different values is an error (which label would be meant?)."""
     tokens = {}
     for word in description.split():
         key, equals, value = word.partition("=")
         if equals and key:
+            if key in keys and tokens.get(key, value) != value:
+                raise SeqtuneError(f"{where}: '{key}=' is given twice ('{tokens[key]}' and '{value}'); keep one")
             tokens[key] = value
     return tokens
 
@@ -236,7 +239,8 @@ def iter_fasta(path: str, label_key: str | None = "label", split_key: str | None
                         f"{path}, line {line_number}: duplicate id '{record_id}' (first at line {seen[record_id]}); "
                         "ids must be unique, rename or remove one of them")
                 seen[record_id] = line_number
-                tokens = _header_tokens(description)
+                tokens = _header_tokens(description, f"{path}, line {line_number}, record '{record_id}'",
+                                        (label_key, split_key))
                 record = Record(record_id, None, path, line_number,
                                 label=tokens.get(label_key) if label_key else None,
                                 split=tokens.get(split_key) if split_key else None)
