@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pytest
 import torch
 
@@ -14,6 +17,10 @@ def test_roundtrip_keeps_weights_and_sidecar(tmp_path):
     assert sidecar["classes"] == ["a", "b", "c"] and sidecar["model"]["channels"] == 8
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
     assert path.read_bytes()[:8] != b"\x80\x04\x95"  # not a pickle
+    # Readable by the group and others as every output is (safetensors itself writes a new 0600 file).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(sidecar_path(path).stat().st_mode) == 0o666 & ~umask
 
 
 def test_corrupt_weights_give_a_clear_error(tmp_path):
