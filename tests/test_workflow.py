@@ -311,3 +311,31 @@ def test_aggregate_and_report_check_a_negative_control(tiny_run, tmp_path):
     page = html.read_text()
     assert ("Warning: the negative control" in page) is (not check["passed"])
     assert "negative control" in page
+
+
+def test_the_report_times_only_this_studys_stages_and_runs(tmp_path):
+    """benchmarks/ also holds other studies' folders (benchmarks/<results>/) and results/ may keep histories of runs
+    an earlier config had: neither may count. The stage folders read are the ones the rules write."""
+    import re
+
+    from seqtune.report import BENCHMARKED_STAGES, _wall_times
+
+    written = set()
+    for rules in (REPO / "workflow" / "rules").glob("*.smk"):
+        written |= set(re.findall(r"\{BENCHMARKS\}/(\w+)/", rules.read_text()))
+    assert written == set(BENCHMARKED_STAGES)
+    benchmarks, results = tmp_path / "benchmarks", tmp_path / "results"
+    table = "s\th:m:s\tmax_rss\n2.0\t0:00:02\t100\n"
+    for path in ("finetune/none/scratch/n60/seed1.tsv", "res_dot/finetune/none/scratch/n60/seed1.tsv",
+                 "results/example/pretrain/motifs.tsv"):
+        (benchmarks / path).parent.mkdir(parents=True, exist_ok=True)
+        (benchmarks / path).write_text(table)
+    for run in ("none/scratch/n60/seed1", "none/scratch/n60/seed9"):  # seed 9: a run of an earlier config
+        (results / "finetune" / run).mkdir(parents=True)
+        (results / "finetune" / run / "history.tsv").write_text("epoch\tseconds\n1\t1.5\n2\t2.5\n")
+    runs = pd.DataFrame([{"model": "scratch", "pretrained": "none", "strategy": "scratch", "train_size": 60,
+                          "seed": 1}])
+    wall = _wall_times(results, runs, str(benchmarks)).set_index("stage")
+    assert set(wall.index) == {"finetune", "pretrain"} and wall.loc["finetune", "jobs"] == 1
+    assert wall.loc["finetune", "wall_seconds"] == 2.0 and wall.loc["finetune", "training_seconds"] == 4.0
+    assert wall.loc["pretrain", "training_seconds"] == 0.0

@@ -336,7 +336,7 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     versions = {"seqtune": __version__, "python": platform.python_version(), "torch": torch.__version__,
                 "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
                 "matplotlib": matplotlib.__version__}
-    wall = _wall_times(results, benchmarks)
+    wall = _wall_times(results, runs, benchmarks)
     devices = sorted({str((read_json(path).get("provenance") or {}).get("device"))
                       for path in _run_files(results, runs, "evaluate", "metrics.json").values()} - {"None"})
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in result["verdict"]["sentences"])
@@ -425,23 +425,35 @@ and the seconds spent in training epochs (the rest of a job is start-up, data lo
     log.info("wrote %s", html_out)
 
 
-def _wall_times(results: Path, benchmarks: str | None = None) -> pd.DataFrame:
+# The folders under the benchmarks folder that the workflow's rules write (``benchmark:``; a test keeps the two in
+# step). Other folders there belong to other studies (benchmarks/<results>/ when results is not "results").
+BENCHMARKED_STAGES = ("simulate", "ingest", "split", "leakage", "pretrain", "finetune", "evaluate", "baseline",
+                      "interpret")
+
+
+def _wall_times(results: Path, runs: pd.DataFrame, benchmarks: str | None = None) -> pd.DataFrame:
     """Per stage: jobs, summed wall time and peak memory from Snakemake's benchmark files (when ``benchmarks`` names
-    their folder), and the training seconds summed over the epochs in the histories."""
+    their folder), and the training seconds summed over the epochs in the histories of this study's runs."""
     stages = {}
     if benchmarks and Path(benchmarks).is_dir():
-        for stage_dir in sorted(path for path in Path(benchmarks).iterdir() if path.is_dir()):
+        for stage in BENCHMARKED_STAGES:
+            stage_dir = Path(benchmarks) / stage
             tables = [read_tsv(path) for path in sorted(stage_dir.rglob("*.tsv"))]
             tables = [table for table in tables if {"s", "max_rss"} <= set(table.columns) and len(table)]
             if tables:
-                stages[stage_dir.name] = {
-                    "stage": stage_dir.name, "jobs": len(tables),
+                stages[stage] = {
+                    "stage": stage, "jobs": len(tables),
                     "wall_seconds": float(sum(table["s"].iloc[-1] for table in tables)),
                     "max_rss_mb": float(max(pd.to_numeric(table["max_rss"], errors="coerce").max()
                                             for table in tables)),
                 }
-    for step in ("pretrain", "finetune"):
-        total = sum(read_tsv(path)["seconds"].sum() for path in (results / step).rglob("history.tsv"))
+    # Only this study's runs: a results folder may keep histories of runs an earlier config had.
+    histories = {
+        "pretrain": [results / "pretrain" / str(name) / "history.tsv" for name in sorted(set(runs["pretrained"]))],
+        "finetune": list(_run_files(results, runs, "finetune", "history.tsv").values()),
+    }
+    for step, paths in histories.items():
+        total = sum(read_tsv(path)["seconds"].sum() for path in paths if path.is_file())
         stages.setdefault(step, {"stage": step})["training_seconds"] = float(total)
     return pd.DataFrame(list(stages.values()), columns=["stage", "jobs", "wall_seconds", "max_rss_mb",
                                                          "training_seconds"])
