@@ -256,3 +256,22 @@ def test_shuffled_label_control_is_judged_on_the_mean_auroc_and_its_interval(aur
             "inconclusive": "inconclusive"}[status] in control["sentence"]
     assert ("set controls.shuffled_labels.strategy: scratch" in control["sentence"]) is (
         status == "inconclusive" and pretrained != "none")
+
+
+@pytest.mark.parametrize("baseline_aurocs, phrase", [
+    ([0.60, 0.62, 0.59], "it beats the best baseline (kmer_logreg) by +0.110"),
+    ([0.80, 0.84, 0.79], "the baseline kmer_logreg is better, by +0.097"),
+    ([0.75, 0.70, 0.74], "it and the best baseline (kmer_logreg) are not distinguishable: full:p minus baseline "
+                         "-0.017"),
+])
+def test_the_verdict_sentence_against_the_best_baseline(baseline_aurocs, phrase):
+    """The sentence says which side wins, or that neither does, with the sign of the difference explained (it read
+    'the baseline is within -0.050 of it' when the baseline scored higher without a clear margin)."""
+    rows = _records()
+    for seed, value in enumerate(baseline_aurocs):
+        rows.append({"pretrained": "none", "strategy": "kmer_logreg", "train_size": 100, "seed": seed,
+                     "auroc": value, **{m: 0.5 for m in ("accuracy", "balanced_accuracy", "f1_macro", "mcc",
+                                                          "auprc")}})
+    runs = runs_table(rows)
+    (sentence,) = [s for s in verdict(runs, summarise(runs), "auroc")["sentences"] if s.startswith("At 100")]
+    assert phrase in sentence, sentence

@@ -191,7 +191,8 @@ def _sentence(entry: dict, metric: str) -> str:
             reversed_gap = {**base, "mean": -base["mean"], "ci_low": -base["ci_high"], "ci_high": -base["ci_low"]}
             tail = f"; the baseline {entry['best_baseline']} is better, by {_describe(reversed_gap)}"
         else:
-            tail = f"; the baseline {entry['best_baseline']} is within {_describe(base)} of it"
+            tail = (f"; it and the best baseline ({entry['best_baseline']}) are not distinguishable: "
+                    f"{best} minus baseline {_describe(base)}")
         head += tail
     return head + "."
 
