@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 import yaml
 
 from conftest import REPO, seqtune, snakemake
@@ -59,6 +60,10 @@ def test_predictions_cover_the_whole_test_split(tiny_run):
         assert set(predictions["id"]) == test_ids, path
         probabilities = predictions[["prob_negative", "prob_positive"]].to_numpy()
         assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+        # The file holds the scores the metrics were computed from (6 digits used to make ties: AUROC off by 5e-4).
+        truth = (predictions["true_label"] == "positive").to_numpy()
+        recorded = json.loads(path.with_name("metrics.json").read_text())["auroc"]
+        assert roc_auc_score(truth, probabilities[:, 1]) == pytest.approx(recorded, abs=1e-9), path
 
 
 def test_the_head_was_replaced_and_the_backbone_transferred(tiny_run):

@@ -92,9 +92,15 @@ def read_json(path: str | os.PathLike) -> dict:
         raise SeqtuneError(f"{path}: not valid JSON ({error}); delete it and rerun the step that writes it") from None
 
 
-def write_tsv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+# Probabilities keep 9 significant digits, enough to give float32 back exactly: metrics recomputed from a
+# predictions file (and the aggregate's bootstrap, which reads them) then see the model's own scores, not ties made
+# by rounding. Other tables keep 6.
+PROBABILITY_FORMAT = "%.9g"
+
+
+def write_tsv(path: str | os.PathLike, frame: pd.DataFrame, float_format: str = "%.6g") -> None:
     with atomic_open(path) as handle:
-        frame.to_csv(handle, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+        frame.to_csv(handle, sep="\t", index=False, float_format=float_format, lineterminator="\n")
 
 
 def read_tsv(path: str | os.PathLike, required: Iterable[str] = (), **kwargs) -> pd.DataFrame:

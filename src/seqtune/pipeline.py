@@ -15,7 +15,7 @@ import pandas as pd
 
 from .data import read_dataset, read_manifest, write_dataset
 from .errors import SeqtuneError
-from .io import write_json, write_tsv
+from .io import PROBABILITY_FORMAT, write_json, write_tsv
 from .provenance import provenance
 
 log = logging.getLogger("seqtune")
@@ -420,7 +420,7 @@ def write_predictions_and_metrics(data, test: np.ndarray, probabilities: np.ndar
                           "predicted_label": np.asarray(classes)[probabilities.argmax(axis=1)]})
     for index, label in enumerate(classes):
         frame[f"prob_{label}"] = probabilities[:, index]
-    write_tsv(predictions, frame)
+    write_tsv(predictions, frame, PROBABILITY_FORMAT)
     scores = classification_metrics(targets, probabilities, len(classes))
     run = dict(run)
     trace = run.pop("provenance", None)  # last in the file, after the scores

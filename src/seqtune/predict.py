@@ -12,7 +12,7 @@ import pandas as pd
 
 from .errors import SeqtuneError
 from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome
-from .io import atomic_open
+from .io import PROBABILITY_FORMAT, atomic_open
 
 log = logging.getLogger("seqtune")
 
@@ -105,7 +105,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
             codes = torch.from_numpy(chunk.codes).to(device)
             probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
             frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel)
-            frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format="%.6g",
+            frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format=PROBABILITY_FORMAT,
                          lineterminator="\n")
             n_records += len(frame)
     log.info("predicted %d records from %s with %s in %.1f s", n_records, spec.path or spec.paths, weights,
