@@ -275,3 +275,14 @@ def test_the_verdict_sentence_against_the_best_baseline(baseline_aurocs, phrase)
     runs = runs_table(rows)
     (sentence,) = [s for s in verdict(runs, summarise(runs), "auroc")["sentences"] if s.startswith("At 100")]
     assert phrase in sentence, sentence
+
+
+def test_the_learning_curve_draws_intervals_within_the_metric_range():
+    """Two seeds give t-intervals such as -1.10 to 2.20; drawn as is they squashed every curve into a band of the
+    axis. The band stops at the metric's range (the tables keep the interval as computed)."""
+    from seqtune.report import learning_curve_figure
+
+    summary = pd.DataFrame([{"model": "scratch", "strategy": "scratch", "train_size": size, "auroc_mean": 0.6,
+                             "auroc_ci_low": -1.1, "auroc_ci_high": 2.2} for size in (50, 150)])
+    low, high = learning_curve_figure(summary).axes[0].get_ylim()
+    assert -0.1 <= low < 0 and 1 < high <= 1.1

@@ -103,7 +103,11 @@ def learning_curve_figure(summary: pd.DataFrame, metric: str = "auroc"):
         dashed = group["strategy"].iloc[0] in ("kmer_logreg", "onehot_logreg", "shuffled_labels")
         line, = axis.plot(group["train_size"], group[f"{metric}_mean"], marker="o", label=model,
                           linestyle="--" if dashed else "-")
-        low, high = group[f"{metric}_ci_low"], group[f"{metric}_ci_high"]
+        # Drawn within the metric's range: a t-interval over 2 seeds can reach far outside it (the tables keep
+        # the interval as computed) and would squash every curve.
+        lowest = -1.0 if metric == "mcc" else 0.0
+        low = group[f"{metric}_ci_low"].clip(lower=lowest)
+        high = group[f"{metric}_ci_high"].clip(upper=1.0)
         if low.notna().all():
             axis.fill_between(group["train_size"], low, high, color=line.get_color(), alpha=0.15)
     axis.set_xscale("log")
@@ -111,7 +115,7 @@ def learning_curve_figure(summary: pd.DataFrame, metric: str = "auroc"):
     axis.set_xticks(sizes, [str(s) for s in sizes])
     axis.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     axis.set_xlabel("training examples (target task)")
-    axis.set_ylabel(f"test {metric} (mean, 95% CI over seeds)")
+    axis.set_ylabel(f"test {metric} (mean, 95% CI over seeds, within the metric's range)")
     axis.legend(fontsize=8, loc="best")
     axis.grid(alpha=0.3)
     figure.tight_layout()
