@@ -61,7 +61,7 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def finite_json(obj):
     """JSON has no NaN or infinity: null instead, in nested dicts, lists and tuples (other tools reject NaN)."""
-    if isinstance(obj, float) and not np.isfinite(obj):
+    if obj is pd.NA or (isinstance(obj, float) and not np.isfinite(obj)):
         return None
     if isinstance(obj, dict):
         return {key: finite_json(value) for key, value in obj.items()}

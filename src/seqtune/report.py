@@ -304,7 +304,7 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     from . import __version__
 
     results = Path(metrics_tsv).parent
-    runs = read_tsv(metrics_tsv)
+    runs = read_tsv(metrics_tsv, dtype={"n_test": "Int64", "best_epoch": "Int64"})
     result = read_json(metrics_json)
     gains = read_tsv(gain_tsv)
     split = read_json(split_summary)

@@ -30,6 +30,9 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     frame["model"] = [run_label(p, s) for p, s in zip(frame["pretrained"], frame["strategy"])]
     identity = ["model", "strategy", "pretrained", "train_size", "seed"]
     columns = identity + list(METRIC_NAMES) + [c for c in ("n_test", "best_epoch") if c in frame.columns]
+    for column in ("n_test", "best_epoch"):  # whole numbers, missing for baselines (no epochs)
+        if column in frame.columns:
+            frame[column] = frame[column].astype("Int64")
     return frame[columns].sort_values(["model", "train_size", "seed"]).reset_index(drop=True)
 
 
