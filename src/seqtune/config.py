@@ -33,6 +33,10 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
             wanted = " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds)
             message = f"{error.instance!r} has the wrong type; write {wanted}"
+            if isinstance(error.instance, str) and len(error.absolute_path) > 1 and \
+                    set(kinds) & {"number", "integer", "boolean"}:
+                message += (" (snakemake --config passes values inside a nested mapping as text; set nested keys "
+                            "in a config file given with --configfile)")
         elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
             message = f"{error.instance!r} is out of range; set it to {_BOUND_WORDS[error.validator]} " \
                       f"{error.validator_value}"
