@@ -37,7 +37,7 @@ CASES = [
     ("sequences too short for the motifs", _set(["sequence_length"], 30),
      "sequence_length: 30 nt holds 1 non-overlapping sites"),
     ("a nested number given as text (as snakemake --config passes it)",
-     _set(["evaluation", "bootstrap_resamples"], "10"), "set nested keys in a config file"),
+     lambda c: c.setdefault("evaluation", {}).update(bootstrap_resamples="10"), "set nested keys in a config file"),
     ("no scratch to compare with", _set(["finetune", "strategies"], ["full"]), "finetune.strategies: ['full'] leaves "
      "out scratch"),
     ("split fractions leave no training data", lambda c: c["split"].update(validation_fraction=0.6, test_fraction=0.5),
