@@ -286,3 +286,19 @@ def test_the_learning_curve_draws_intervals_within_the_metric_range():
                              "auroc_ci_low": -1.1, "auroc_ci_high": 2.2} for size in (50, 150)])
     low, high = learning_curve_figure(summary).axes[0].get_ylim()
     assert -0.1 <= low < 0 and 1 < high <= 1.1
+
+
+def test_shuffled_label_control_counts_seeds_not_runs():
+    """Runs of one seed share initialisation and (nested) training examples: the FASTA example's control gave 0.439,
+    0.461 (seed 1) and 0.421, 0.403 (seed 2). As 4 independent runs the interval excluded 0.5 ('NOT at chance');
+    over its 2 seeds it cannot tell."""
+    rows = _records()
+    for (size, seed), value in {(50, 1): 0.439, (300, 1): 0.461, (50, 2): 0.421, (300, 2): 0.403}.items():
+        rows.append({"pretrained": "none", "strategy": "shuffled_labels", "train_size": size, "seed": seed,
+                     "auroc": value, **{m: 0.5 for m in ("accuracy", "balanced_accuracy", "f1_macro", "mcc",
+                                                          "auprc")}})
+    runs = runs_table(rows)
+    control = verdict(runs, summarise(runs), "auroc")["shuffled_label_control"]
+    assert control["n"] == 2 and control["runs"] == 4 and control["status"] == "inconclusive"
+    assert control["mean"] == pytest.approx(np.mean([0.45, 0.412]))
+    assert "over 2 seeds, 4 runs" in control["sentence"]

@@ -209,7 +209,8 @@ def _shuffled_check(runs: pd.DataFrame) -> dict | None:
     AUROC 0.5 in expectation on any test set and class balance. Single runs need not sit at 0.5: such a model can
     still learn features that follow the classes from the sequences alone (a pretrained backbone already has them),
     and its score then lands on either side of 0.5 by the sign it happens to take. So the check is on the mean over
-    runs, with its 95% CI (t, over runs):
+    runs, with its 95% CI over seeds (t; runs of one seed share their initialisation and, nested, their training
+    examples, so the seed is the independent unit: its runs are averaged first):
 
     * failed: the CI excludes 0.5 and the mean is more than ``CHANCE_TOLERANCE`` away (leakage or a bug);
     * passed: not failed, and the CI lies within 0.5 +- ``CHANCE_MARGIN`` (one run: within the tolerance);
@@ -218,7 +219,9 @@ def _shuffled_check(runs: pd.DataFrame) -> dict | None:
     control = runs[runs["strategy"] == "shuffled_labels"]
     if control.empty:
         return None
-    stats = mean_ci(control["auroc"])
+    per_seed = control.groupby("seed")["auroc"].mean()
+    stats = mean_ci(per_seed)
+    stats["runs"] = int(control["auroc"].notna().sum())
     pretrained = str(control["pretrained"].iloc[0])
     from_scratch = pretrained in ("none", "", "None")
     mean, low, high = stats["mean"], stats["ci_low"], stats["ci_high"]
@@ -235,7 +238,7 @@ def _shuffled_check(runs: pd.DataFrame) -> dict | None:
                   "runs_range": [float(values.min()), float(values.max())] if len(values) else None})
     interval = f"95% CI {low:.3f} to {high:.3f}, " if stats["n"] >= 2 else ""
     head = (f"The shuffled-label control ({'from scratch' if from_scratch else 'from ' + pretrained}) scores AUROC "
-            f"{mean:.3f} ({interval}sd {stats['sd']:.3f}, {stats['n']} runs)")
+            f"{mean:.3f} ({interval}over {stats['n']} seeds, {stats['runs']} runs)")
     if status == "passed":
         stats["sentence"] = head + ": at chance, as it must be."
     elif status == "failed":
