@@ -246,8 +246,8 @@ def _shuffled_check(runs: pd.DataFrame) -> dict | None:
                              "trust the other numbers until it is explained.")
     else:
         stats["sentence"] = (
-            head + f": inconclusive. Its runs range from {values.min():.3f} to {values.max():.3f}, too spread to "
-            f"rule out a departure of {CHANCE_MARGIN} from chance. A model fitted to shuffled labels can still learn "
+            head + f": inconclusive. Its interval (runs from {values.min():.3f} to {values.max():.3f}) is too wide "
+            f"to rule out a departure of {CHANCE_MARGIN} from chance. A model fitted to shuffled labels can still learn "
             "features that follow the classes from the sequences alone and land on either side of 0.5; more seeds "
             "narrow the interval."
             + ("" if from_scratch else " From a pretrained start this is expected (its features already separate "
