@@ -6,6 +6,8 @@ and catches typos in keys, wrong types and out-of-range values.
 
 from __future__ import annotations
 
+import operator
+
 from .errors import SeqtuneError
 
 DEEP_STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
@@ -38,7 +40,7 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
                 message += (" (snakemake --config passes values inside a nested mapping as text; set nested keys "
                             "in a config file given with --configfile)")
         elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-            message = f"{error.instance!r} is out of range; set it to {_BOUND_WORDS[error.validator]} " \
+            message = f"{error.instance!r} is out of range; set it to {_BOUNDS[error.validator][1]} " \
                       f"{error.validator_value}"
         elif error.validator in ("pattern", "not"):
             message = f"{error.instance!r} is not allowed here"
@@ -53,13 +55,9 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
     return problems
 
 
-_BOUND_WORDS = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
-                "exclusiveMaximum": "less than"}
-
-
-def _within(keyword: str, value, bound) -> bool:
-    return {"minimum": value >= bound, "exclusiveMinimum": value > bound, "maximum": value <= bound,
-            "exclusiveMaximum": value < bound}[keyword]
+# JSON-schema range keywords: the comparison a value must pass, and the words of the fix.
+_BOUNDS = {"minimum": (operator.ge, "at least"), "exclusiveMinimum": (operator.gt, "more than"),
+           "maximum": (operator.le, "at most"), "exclusiveMaximum": (operator.lt, "less than")}
 
 
 _TYPE_WORDS = {"array": "a list, e.g. [a, b]", "number": "a number", "integer": "a whole number",
@@ -94,9 +92,10 @@ def check_settings(cls, values: dict, section: str) -> None:
                                f"(default {field.default!r})")
         limits = getattr(cls, "LIMITS", {}).get(field.name, {})
         for keyword, bound in limits.items():
-            if not _within(keyword, value, bound):
+            passes, words = _BOUNDS[keyword]
+            if not passes(value, bound):
                 raise SeqtuneError(f"{section}.{field.name}: {value!r} is out of range; set it to "
-                                   f"{_BOUND_WORDS[keyword]} {bound} (default {field.default!r})")
+                                   f"{words} {bound} (default {field.default!r})")
 
 
 def expected_train_count(dataset: dict, split: dict) -> int | None:
