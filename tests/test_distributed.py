@@ -99,3 +99,43 @@ def test_two_processes_write_the_same_outputs_and_train_like_one_at_the_same_bat
                                              {**training, "max_epochs": 6, "patience": 6})
     assert sidecar["processes"] == 2 and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert sidecar["validation"]["val_auroc"] > 0.9
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_two_node_launch_writes_what_one_node_with_two_processes_writes(tmp_path):
+    """The multi-node path: two torchrun agents, one per "node" (`--nnodes 2 --node-rank 0|1`, one process each,
+    static rendezvous at rank 0's address), here both on localhost. Rank 1 then has LOCAL_RANK 0 and its own agent,
+    as on a second machine; the weights must be those of `--nproc 2` on one node, bit for bit."""
+    codes, manifest = _corpus(tmp_path, n=300)
+    model = {"architecture": "mlp", "hidden": 16, "n_blocks": 1, "dropout": 0.1}
+    training = {"batch_size": 32, "max_epochs": 2, "patience": 2, "learning_rate": 0.005}
+    weights_one_node, sidecar_one_node, history_one_node, _ = _pretrain(codes, manifest, tmp_path / "one_node", 2,
+                                                                        model, training, threads=1)
+    out = tmp_path / "two_nodes"
+    out.mkdir()
+    port = _free_port()
+    step = ["pretrain", "--codes", str(codes), "--manifest", str(manifest), "--weights", str(out / "model.safetensors"),
+            "--history", str(out / "history.tsv"), "--model", json.dumps(model), "--training", json.dumps(training),
+            "--seed", "11", "--threads", "1"]
+    nodes = [subprocess.Popen([str(BIN / "torchrun"), "--nnodes=2", "--nproc-per-node=1", f"--node-rank={node}",
+                               "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "seqtune.cli", *step],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for node in (0, 1)]
+    logs = [node.communicate(timeout=600)[1] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    assert "process group: 2 processes (gloo, started by torchrun), this is rank 0" in logs[0], logs[0][-3000:]
+    assert sorted(path.name for path in out.iterdir()) == ["history.tsv", "model.json", "model.safetensors"]
+    weights_two_nodes = load_file(str(out / "model.safetensors"))
+    assert json.loads((out / "model.json").read_text())["processes"] == sidecar_one_node["processes"] == 2
+    assert set(weights_two_nodes) == set(weights_one_node)
+    for name, tensor in weights_one_node.items():
+        assert torch.equal(tensor, weights_two_nodes[name]), name
+    columns = ["epoch", "train_loss", "val_loss"]
+    assert pd.read_csv(out / "history.tsv", sep="\t")[columns].equals(history_one_node[columns])
