@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import average_precision_score
 
 from conftest import snakemake
 
@@ -57,7 +58,7 @@ def config(folder):
             "corpus": {"source": "simulate", "task": "motif_presence", "n_sequences": 300,
                        "motifs": ["MA0139.2", "MA0035.4"]},
             "target": {"source": "bed", "paths": {"bound": "bound.bed", "unbound": "unbound.bed"},
-                       "genome": "genome.fa", "id_column": 4},
+                       "genome": "genome.fa", "id_column": 4, "positive_class": "bound"},
         },
         "split": {"method": "chromosome", "validation_chroms": ["chr2"], "test_chroms": ["chr3"]},
         "model": {"channels": 8, "n_blocks": 1, "first_kernel_size": 9},
@@ -89,6 +90,7 @@ def test_bed_data_set_is_imported_split_by_chromosome_and_run_end_to_end(bed_run
     assert ((labels["end"] - labels["start"]) == LENGTH).all()
     info = json.loads((results / "data" / "target" / "dataset.json").read_text())
     assert info["length"] == LENGTH and info["import"]["format"] == "bed"
+    assert info["classes"] == ["unbound", "bound"]  # positive_class: bound is output 1, not the sorted order's
     assert {entry["path"] for entry in info["import"]["files"]} == {"bound.bed", "unbound.bed", "genome.fa"}
     # every 'bound' window carries the motif at its centre, on the interval's strand
     fasta = (results / "data" / "target" / "sequences.fasta").read_text().split(">")[1:]
@@ -107,6 +109,16 @@ def test_bed_data_set_is_imported_split_by_chromosome_and_run_end_to_end(bed_run
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
     assert set(metrics["strategy"]) == {"scratch", "full", "kmer_logreg"} and len(metrics) == 3
     assert (metrics["n_test"] == (manifest["split"] == "test").sum()).all()
+    # AUPRC scores the positive class the config names (AUROC is the same either way round)
+    runs = sorted((results / "evaluate").rglob("predictions.tsv"))
+    assert len(runs) == len(metrics)
+    for path in runs:
+        predictions = pd.read_csv(path, sep="\t")
+        bound = predictions["true_label"] == "bound"
+        auprc = json.loads((path.parent / "metrics.json").read_text())["auprc"]
+        assert auprc == pytest.approx(average_precision_score(bound, predictions["prob_bound"]), abs=1e-6)
+        assert auprc != pytest.approx(average_precision_score(~bound, predictions["prob_unbound"]), abs=1e-6)
+    assert "<th>positive class</th>" in (results / "report.html").read_text()
     assert (results / "report.html").is_file()
 
 

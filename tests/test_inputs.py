@@ -368,3 +368,22 @@ def test_dataset_json_records_class_order(tmp_path):
     info = json.loads((tmp_path / "data" / "dataset.json").read_text())
     assert info["classes"] == ["neg", "pos"] and "sorted" in info["class_order"]
     assert info["class_counts"] == {"neg": 6, "pos": 6} and info["import"]["seed"] == 3
+
+
+def test_positive_class_is_model_output_one(tmp_path):
+    table = write_text(tmp_path / "t.tsv", "id\tsequence\tlabel\na\tACGT\tbound\nb\tACGT\tunbound\nc\tACGT\tother\n")
+    two = write_text(tmp_path / "two.tsv", "id\tsequence\tlabel\na\tACGT\tbound\nb\tACGT\tunbound\n")
+    import_dataset(tmp_path / "data", {"source": "tsv", "path": str(two), "positive_class": "bound"}, length=4, seed=0)
+    data = read_dataset(tmp_path / "data" / "codes.npy")
+    assert data.classes == ["unbound", "bound"] and "positive_class" in data.info["class_order"]
+    assert data.targets().tolist() == [1, 0]
+    with pytest.raises(SeqtuneError, match=r"two\.tsv: positive_class 'Bound' is not a label .*'bound', 'unbound'"):
+        import_dataset(tmp_path / "case", {"source": "tsv", "path": str(two), "positive_class": "Bound"}, length=4,
+                       seed=0)
+    with pytest.raises(SeqtuneError, match=r"t\.tsv: positive_class applies to two classes; this data has 3"):
+        import_dataset(tmp_path / "three", {"source": "tsv", "path": str(table), "positive_class": "bound"}, length=4,
+                       seed=0)
+    with pytest.raises(SeqtuneError, match=r"positive_class must be a label \(text\).*quote"):
+        import_dataset(tmp_path / "number", {"source": "tsv", "path": str(two), "positive_class": 1}, length=4, seed=0)
+    for name in ("case", "three", "number"):
+        assert_no_output(tmp_path / name)

@@ -82,6 +82,9 @@ class InputSpec:
         ``allow`` reads N and other IUPAC codes (R, Y, S, ...) as N (code 4, an all-zero one-hot column);
         ``error`` accepts only A, C, G, T (any case: soft-masked lower case is fine). Letters that are not DNA at all
         are always an error.
+    positive_class : str, optional
+        Two classes only: the label that is the positive class (model output 1, the class binary AUROC and AUPRC
+        score). By default the second label in sorted order.
     """
 
     source: str
@@ -96,6 +99,7 @@ class InputSpec:
     split_column_required: bool = False
     length_policy: str = "error"
     ambiguous: str = "allow"
+    positive_class: str | None = None
 
     @classmethod
     def from_dict(cls, spec: dict, need_labels: bool = True, where: str = "input spec") -> "InputSpec":
@@ -147,8 +151,14 @@ class InputSpec:
             spec.setdefault("id_column", "id")
             spec.setdefault("label_column", "label")
             spec["split_column_required"] = "split_column" in spec
-        if need_labels is False and spec.pop("labels", None) is not None:
-            log.warning("%s: 'labels' is ignored: prediction reads no labels", where)
+        if spec.get("positive_class") is not None and (not isinstance(spec["positive_class"], str)
+                                                      or not spec["positive_class"]):
+            raise SeqtuneError(f"{where}: positive_class must be a label (text), not '{spec['positive_class']}'; "
+                               "quote a numeric label in YAML: positive_class: '1'")
+        if need_labels is False:
+            for key in ("labels", "positive_class"):
+                if spec.pop(key, None) is not None:
+                    log.warning("%s: '%s' is ignored: prediction reads no labels", where, key)
         return cls(**spec)
 
     def files(self) -> list[tuple[str, str]]:
@@ -657,6 +667,24 @@ def encoded_chunks(records: Iterator[Record], length: int, length_policy: str, a
 
 
 # -------------------------------------------------------------------------------------------------------- import
+def class_order(labels: pd.Series, positive_class: str | None, inputs: str) -> list[str]:
+    """The classes in model-output order: the sorted label strings, with ``positive_class`` (two classes only) moved
+    last, so that output 1 is the positive class. ``inputs`` names the files in errors."""
+    classes = sorted(labels.unique().tolist())
+    if len(classes) < 2:
+        raise SeqtuneError(f"{inputs}: every record has the label '{classes[0]}'; a classifier needs at least two "
+                           "classes. Check the label column/tokens, or add records of the other class(es)")
+    if positive_class is None:
+        return classes
+    if positive_class not in classes:
+        raise SeqtuneError(f"{inputs}: positive_class '{positive_class}' is not a label of this data; its labels are "
+                           f"{classes}. Set positive_class to one of them (the case counts)")
+    if len(classes) != 2:
+        raise SeqtuneError(f"{inputs}: positive_class applies to two classes; this data has {len(classes)} "
+                           f"({classes}). Remove positive_class")
+    return [label for label in classes if label != positive_class] + [positive_class]
+
+
 def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: int) -> None:
     """Read user data (FASTA, TSV/CSV, or BED + genome) into a data set folder (see ``seqtune.data``).
 
@@ -678,8 +706,8 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     ``labels.tsv`` has ``id``, ``label`` (as strings), for BED inputs ``chrom``, ``start``, ``end``, ``strand`` (the
     window taken from the genome, 0-based, end exclusive, clipped to the chromosome), and ``split`` when the input
     gives one. ``dataset.json`` records the task type (``binary`` for 2 classes, else ``multiclass``), the classes
-    (sorted label strings: their order is the order of the model's outputs), the input files and their sha256, and
-    the policies.
+    (in the order of the model's outputs: see :func:`class_order`), the input files and their sha256, and the
+    policies.
     """
     if not isinstance(length, int) or isinstance(length, bool) or length < 1:
         raise SeqtuneError(f"sequence length {length} must be a positive whole number")
@@ -701,17 +729,15 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     if side_labels is not None:
         _apply_side_table(records, side_labels, side_splits, spec_checked.labels)
     labels = _labels_table(records, spec_checked)
-    classes = sorted(labels["label"].unique().tolist())
-    if len(classes) < 2:
-        inputs = ", ".join(path for _, path in spec_checked.files()[:2])
-        raise SeqtuneError(f"{inputs}: every record has the label '{classes[0]}'; a classifier needs at least two "
-                           "classes. Check the label column/tokens, or add records of the other class(es)")
+    classes = class_order(labels["label"], spec_checked.positive_class,
+                          ", ".join(path for _, path in spec_checked.files()[:2]))
     codes = np.concatenate(code_chunks)
     lengths = np.concatenate(read_lengths)
     info = {
         "type": "binary" if len(classes) == 2 else "multiclass",
         "classes": classes,
-        "class_order": "sorted label strings; model output k is classes[k]",
+        "class_order": ("sorted label strings, the positive class (positive_class) last" if spec_checked.positive_class
+                        else "sorted label strings") + "; model output k is classes[k]",
         "source": "import",
         "import": {
             "format": spec_checked.source,
@@ -735,6 +761,9 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     log.info("imported %d sequences of %d nt from %s (%s): %s", len(records), length, spec_checked.source,
              ", ".join(path for _, path in spec_checked.files()),
              ", ".join(f"{label}={count}" for label, count in labels["label"].value_counts().sort_index().items()))
+    if len(classes) == 2:
+        log.info("positive class (binary AUROC/AUPRC): '%s'%s", classes[1],
+                 "" if spec_checked.positive_class else "; the second label in sorted order (set positive_class)")
 
 
 def _apply_side_table(records: list[Record], side_labels: dict[str, str], side_splits: dict[str, str] | None,

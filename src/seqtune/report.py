@@ -469,6 +469,8 @@ def _data_info(results: Path) -> str:
         info = read_json(info_path)
         rows.append({"data set": info_path.parent.name, "type": info.get("type"), "sequences": info.get("n_sequences"),
                      "length": info.get("length"), "classes": ", ".join(map(str, info.get("classes", []))),
+                     # binary AUROC/AUPRC score output 1 (inputs.class_order)
+                     "positive class": info["classes"][1] if info.get("type") == "binary" else "",
                      "class counts": ", ".join(f"{k}: {v}" for k, v in info.get("class_counts", {}).items())})
     return _table(pd.DataFrame(rows), 0) if rows else ""
 
