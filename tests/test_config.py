@@ -40,6 +40,11 @@ CASES = [
      lambda c: c.setdefault("evaluation", {}).update(bootstrap_resamples="10"), "set nested keys in a config file"),
     ("no scratch to compare with", _set(["finetune", "strategies"], ["full"]), "finetune.strategies: ['full'] leaves "
      "out scratch"),
+    ("a pretrained control with no pretrained model", lambda c: c.update(
+        pretrain={"models": {}}, finetune={**c["finetune"], "strategies": ["scratch"]},
+        controls={"shuffled_labels": {"enabled": True, "strategy": "full"}}),
+     "controls.shuffled_labels.pretrained: '' is not a key of pretrain.models (none); with no pretrained model, use "
+     "strategy: scratch"),
     ("split fractions leave no training data", lambda c: c["split"].update(validation_fraction=0.6, test_fraction=0.5),
      "split.validation_fraction (0.6) + split.test_fraction (0.5) must sum to less than 1"),
 ]
@@ -102,3 +107,15 @@ def test_settings_ranges_equal_the_schema_and_apply_on_the_command_line():
     with pytest.raises(SeqtuneError, match=r"model\.dropout: 0\.95 is out of range; set it to at most 0\.9"):
         ModelSpec.from_dict({"dropout": 0.95})
     assert TrainSettings.from_dict({"lr_decay": 1, "checkpoint_every": 0}).lr_decay == 1
+
+
+def test_the_controls_pretrained_model_defaults_to_the_first_one(tmp_path):
+    """Left out, controls.shuffled_labels.pretrained is the first of pretrain.models, whatever its name (it was
+    'motifs', the default study's name, so any other study with a pretrained control had to set it)."""
+    def edit(config):
+        config["pretrain"]["models"] = {"corpus_model": config["pretrain"]["models"].pop("motifs")}
+        config["controls"] = {"shuffled_labels": {"enabled": True, "strategy": "full"}}
+        config["predict"] = {"model": {"pretrained": "corpus_model"}}
+    process = _dry_run(tmp_path, edit)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert "results/evaluate/corpus_model/shuffled_labels/" in process.stdout

@@ -38,6 +38,7 @@ DERIVED_DEFAULTS = {
     "predict.model.strategy": "full, or scratch / the model's first strategy",
     "predict.model.train_size": "the largest of finetune.train_sizes",
     "predict.model.seed": "the first of finetune.seeds",
+    "controls.shuffled_labels.pretrained": "the first of pretrain.models",
 }
 # Training defaults the code overrides by use: TrainSettings says val_loss, fine-tuning passes val_score.
 DERIVED_TRAINING_DEFAULTS = {"monitor": "val_loss for pretraining, val_score for fine-tuning (pipeline.py)"}

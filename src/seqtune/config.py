@@ -158,11 +158,11 @@ def check_config(config: dict) -> None:
             )
     _check_split(config)
     _check_predict(config)
-    control = config["controls"]["shuffled_labels"]
-    pretrained_known = control["pretrained"] in config["pretrain"]["models"]
-    if control["enabled"] and control["strategy"] != "scratch" and not pretrained_known:
-        raise SeqtuneError(f"controls.shuffled_labels.pretrained: '{control['pretrained']}' is not a key of "
-                           f"pretrain.models ({', '.join(config['pretrain']['models']) or 'none'})")
+    control, models = config["controls"]["shuffled_labels"], config["pretrain"]["models"]
+    if control["enabled"] and shuffled_control_source(config) not in {"none", *models}:
+        raise SeqtuneError(
+            f"controls.shuffled_labels.pretrained: '{shuffled_control_source(config)}' is not a key of pretrain.models"
+            f" ({', '.join(models) or 'none'})" + ("" if models else "; with no pretrained model, use strategy: scratch"))
     for dataset_name, dataset in datasets.items():
         if dataset.get("source") == "simulate":
             _check_motifs(dataset_name, dataset, config["sequence_length"])
@@ -244,6 +244,15 @@ def trained_strategies(config: dict, pretrained: str) -> list[str]:
         return ["scratch"] if "scratch" in strategies else []
     model = config["pretrain"]["models"].get(pretrained, {})
     return list(model["strategies"]) if "strategies" in model else [s for s in strategies if s != "scratch"]
+
+
+def shuffled_control_source(config: dict) -> str:
+    """The model the shuffled-label control starts from: ``none`` for scratch, else ``controls.shuffled_labels.
+    pretrained``, by default the first of ``pretrain.models`` (``""`` when there is none: an error in check_config)."""
+    control = config["controls"]["shuffled_labels"]
+    if control["strategy"] == "scratch":
+        return "none"
+    return control.get("pretrained") or next(iter(config["pretrain"]["models"]), "")
 
 
 def predict_model(config: dict) -> dict:

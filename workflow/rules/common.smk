@@ -13,6 +13,7 @@ from seqtune.config import (
     input_spec,
     predict_model,
     schema_problems,
+    shuffled_control_source,
     trained_strategies,
 )
 from seqtune.errors import SeqtuneError
@@ -85,8 +86,7 @@ def runs():
         pairs.extend((name, strategy) for strategy in trained_strategies(config, name))
     pairs.extend(("none", baseline) for baseline in BASELINES)
     if SHUFFLED["enabled"]:
-        source = "none" if SHUFFLED["strategy"] == "scratch" else SHUFFLED["pretrained"]
-        pairs.append((source, "shuffled_labels"))
+        pairs.append((shuffled_control_source(config), "shuffled_labels"))
     return pairs
 
 
