@@ -206,3 +206,27 @@ def test_split_methods_check_their_data(tmp_path):
     manifest = pd.read_csv(tmp_path / "m.tsv", sep="\t")
     assert {"id", "split", "stratum", "group"} <= set(manifest.columns)
     assert json.loads((tmp_path / "s.json").read_text())["method"] == "similarity"
+
+
+def test_input_files_must_exist_and_may_be_absolute(tmp_path):
+    """A missing input file stops the run before any job (Snakemake alone would skip a job whose input is missing
+    when its output exists, keeping results of the old file); absolute paths are fine (a genome under /ref)."""
+    make_inputs(tmp_path)
+    settings = config(tmp_path)
+    settings["datasets"]["target"]["genome"] = str(tmp_path / "genome.fa")  # absolute
+    settings["datasets"]["target"]["paths"]["unbound"] = "unbund.bed"
+    settings["predict"]["inputs"]["new"]["path"] = "missing"
+    (tmp_path / "missing").mkdir()
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", check=False)
+    output = process.stdout + process.stderr
+    assert process.returncode != 0
+    assert f"input file(s) not found (relative to the working directory {tmp_path})" in output, output[-2000:]
+    assert "datasets.target.paths: 'unbund.bed' does not exist" in output
+    assert "predict.inputs.new.path: 'missing' is a folder, not a file" in output
+    assert "genome" not in output.split("not found", 1)[1] and "Traceback" not in output
+    settings["datasets"]["target"]["paths"]["unbound"] = str(tmp_path / "unbound.bed")
+    settings["predict"]["inputs"]["new"]["path"] = "new.bed"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", check=False)
+    assert process.returncode == 0, (process.stdout + process.stderr)[-2000:]

@@ -7,6 +7,7 @@ and catches typos in keys, wrong types and out-of-range values.
 from __future__ import annotations
 
 import operator
+import os
 
 from .errors import SeqtuneError
 
@@ -161,8 +162,9 @@ def check_config(config: dict) -> None:
     control, models = config["controls"]["shuffled_labels"], config["pretrain"]["models"]
     if control["enabled"] and shuffled_control_source(config) not in {"none", *models}:
         raise SeqtuneError(
-            f"controls.shuffled_labels.pretrained: '{shuffled_control_source(config)}' is not a key of pretrain.models"
-            f" ({', '.join(models) or 'none'})" + ("" if models else "; with no pretrained model, use strategy: scratch"))
+            f"controls.shuffled_labels.pretrained: '{shuffled_control_source(config)}' is not a key of "
+            f"pretrain.models ({', '.join(models) or 'none'})"
+            + ("" if models else "; with no pretrained model, use strategy: scratch"))
     for dataset_name, dataset in datasets.items():
         if dataset.get("source") == "simulate":
             _check_motifs(dataset_name, dataset, config["sequence_length"])
@@ -293,6 +295,22 @@ def input_spec(entry: dict, user_entry: dict | None = None, labels: bool = True)
         for key in ("labels", "label_column", "split_column"):
             spec.pop(key, None)
     return spec
+
+
+def missing_input_files(config: dict) -> list[str]:
+    """One line per input file named in the config (data sets, prediction inputs) that does not exist, relative to
+    the working directory."""
+    entries = [(f"datasets.{name}", entry) for name, entry in config["datasets"].items()]
+    predict_inputs = config.get("predict", {}).get("inputs", {})
+    entries += [(f"predict.inputs.{name}", entry) for name, entry in predict_inputs.items()]
+    missing = []
+    for where, entry in entries:
+        for role, paths in input_files(entry).items():
+            for path in paths if isinstance(paths, list) else [paths]:
+                if not os.path.isfile(path):
+                    missing.append(f"{where}.{role}: '{path}' " + ("is a folder, not a file" if os.path.isdir(path)
+                                                                 else "does not exist"))
+    return missing
 
 
 def input_files(entry: dict) -> dict:

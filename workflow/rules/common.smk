@@ -11,6 +11,7 @@ from seqtune.config import (
     check_config,
     input_files,
     input_spec,
+    missing_input_files,
     predict_model,
     schema_problems,
     shuffled_control_source,
@@ -33,6 +34,15 @@ try:
     check_config(config)
 except SeqtuneError as error:
     raise WorkflowError(f"config error: {error}") from None
+# Input files must exist before anything runs: Snakemake skips a job whose input is missing when its output exists,
+# so a mistyped path after a finished run would leave the old results in place. As a module, a rule of the host
+# workflow may make them, and Snakemake itself reports those no rule makes.
+if workflow.modifier.is_main_snakefile() and (_missing := missing_input_files(config)):
+    raise WorkflowError(
+        f"config error: input file(s) not found (relative to the working directory {os.getcwd()}):\n  "
+        + "\n  ".join(_missing)
+        + "\nFix the path(s); an absolute path works too."
+    )
 
 R = config["results"]
 # Logs and Snakemake benchmark files: logs/ and benchmarks/ for the default results folder, logs/<results>/ and
