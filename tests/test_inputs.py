@@ -310,6 +310,24 @@ def bad_case(tmp_path, genome_path, case: str):
         fasta_gz = tmp_path / "bad.fa.gz"
         fasta_gz.write_bytes(gzip.compress((">a label=x\n" + random_dna(2000) + "\n").encode())[:200])
         return {"source": "fasta", "path": str(fasta_gz)}, 10, ["bad.fa.gz", "truncated or corrupt"]
+    if case == "extra_field_first_row":  # pandas alone dropped the extra text silently when the first row had it
+        table = write_text(tmp_path / "bad.csv", "id,sequence,label\na,ACGT,x,strong\nb,ACGT,y\nc,ACGT,x,weak\n")
+        return {"source": "tsv", "path": str(table)}, 4, ["bad.csv", "line 2", "'strong'", "double quotes"]
+    if case == "extra_field_later_row":
+        table = write_text(tmp_path / "bad.csv", "id,sequence,label\na,ACGT,x,\nb,ACGT,y,\nc,ACGT,x,weak\n")
+        return {"source": "tsv", "path": str(table)}, 4, ["bad.csv", "line 4", "'weak'", "double quotes"]
+    if case == "na_label":
+        table = write_text(tmp_path / "bad.tsv", "id\tsequence\tlabel\na\tACGT\tx\nb\tACGT\tNA\nc\tACGT\ty\n")
+        return {"source": "tsv", "path": str(table)}, 4, ["bad.tsv", "line 3", "'b'", "'NA'", "missing value"]
+    if case == "quoted_label_token":
+        write_text(fasta, '>a label=x\nACGTACGTAC\n>b label="open chromatin"\nACGTACGTAC\n')
+        return {"source": "fasta", "path": str(fasta)}, 10, ["bad.fa", "line 3", "'b'", "starts with a quote",
+                                                              "no spaces"]
+    if case == "latin1_after_64k":  # open_text checks the first 64 kB; the reader reports the rest
+        rows = "".join(f"r{i}\tACGT\tx\n" for i in range(9000))
+        table = tmp_path / "bad.tsv"
+        table.write_bytes(("id\tsequence\tlabel\n" + rows).encode() + "z\tACGT\tcaf\u00e9\n".encode("latin-1"))
+        return {"source": "tsv", "path": str(table)}, 4, ["bad.tsv", "not UTF-8", "0xe9", "iconv"]
     if case == "unknown_key":
         return {"source": "fasta", "path": str(fasta), "lenght_policy": "pad"}, 10, ["lenght_policy", "known keys"]
     raise ValueError(case)
@@ -318,9 +336,10 @@ def bad_case(tmp_path, genome_path, case: str):
 BAD_CASES = ["empty_fasta", "no_sequence", "duplicate_fasta", "duplicate_tsv", "strict_iupac", "not_dna",
              "bed_past_end", "bed_unknown_chromosome", "bed_window_past_edge", "bed_malformed", "bed_too_few_fields",
              "bed_duplicate_interval", "label_column_missing", "missing_label_token", "missing_label_cell",
-             "missing_label_side_table", "empty_label_cell_side_table", "bad_split_side_table", "no_source", "label_given_twice",
-             "one_class", "bad_split", "empty_table", "header_only_table",
-             "truncated_gzip", "unknown_key"]
+             "missing_label_side_table", "empty_label_cell_side_table", "bad_split_side_table", "no_source",
+             "label_given_twice", "one_class", "bad_split", "empty_table", "header_only_table",
+             "truncated_gzip", "unknown_key", "extra_field_first_row", "extra_field_later_row", "na_label",
+             "quoted_label_token", "latin1_after_64k"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -387,3 +406,13 @@ def test_positive_class_is_model_output_one(tmp_path):
         import_dataset(tmp_path / "number", {"source": "tsv", "path": str(two), "positive_class": 1}, length=4, seed=0)
     for name in ("case", "three", "number"):
         assert_no_output(tmp_path / name)
+
+
+def test_fasta_id_is_the_first_word_whatever_the_whitespace(tmp_path, caplog):
+    """A tab after the id (as some tools write headers) ends the id like a space; labels differing only in case are
+    warned about (they are different classes)."""
+    path = write_text(tmp_path / "in.fa", ">a\tlabel=Pos\nACGT\n>b  label=pos\nACGT\n>c label=neg\nACGT\n")
+    import_dataset(tmp_path / "data", {"source": "fasta", "path": str(path)}, length=4, seed=0)
+    data = read_dataset(tmp_path / "data" / "codes.npy")
+    assert data.ids.tolist() == ["a", "b", "c"] and data.labels["label"].tolist() == ["Pos", "pos", "neg"]
+    assert "labels 'Pos', 'pos' differ only in case" in caplog.text

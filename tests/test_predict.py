@@ -1,6 +1,7 @@
 """Prediction on FASTA, TSV and BED + genome inputs, streamed in chunks, through a saved model."""
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,25 @@ def test_strict_policy_and_wrong_sidecar(tmp_path, weights):
     with pytest.raises(SeqtuneError, match="lists 3 classes but the model has 2 outputs"):
         predict_file(tmp_path / "two.safetensors", {"source": "fasta", "path": str(fasta)}, tmp_path / "q.tsv")
     assert not (tmp_path / "q.tsv").exists()
+
+
+def test_gzipped_output_standard_output_and_a_folder(tmp_path, weights, capsys):
+    """--output x.tsv.gz writes gzip (the same bytes on a rerun), '-' writes to standard output, a folder is refused."""
+    records = [(f"r{i}", random_dna(LENGTH)) for i in range(5)]
+    fasta = tmp_path / "in.fa"
+    fasta.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
+    spec = {"source": "fasta", "path": str(fasta)}
+    predict_file(weights, spec, tmp_path / "out.tsv", device="cpu")
+    predict_file(weights, spec, tmp_path / "out.tsv.gz", device="cpu")
+    first = (tmp_path / "out.tsv.gz").read_bytes()
+    assert gzip.decompress(first) == (tmp_path / "out.tsv").read_bytes()
+    predict_file(weights, spec, tmp_path / "out.tsv.gz", device="cpu")
+    assert (tmp_path / "out.tsv.gz").read_bytes() == first
+    capsys.readouterr()
+    predict_file(weights, spec, "-", device="cpu")
+    assert capsys.readouterr().out == (tmp_path / "out.tsv").read_text()
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(SeqtuneError, match="folder: is a folder; give a file name"):
+        predict_file(weights, spec, tmp_path / "folder", device="cpu")
+    assert list((tmp_path / "folder").iterdir()) == []

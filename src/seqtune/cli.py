@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
     p.add_argument("--input-spec", type=_json_arg, required=True,
                    help='the input, as JSON: {"source": "fasta|tsv|bed", "path": ..., ...} (labels not needed)')
-    p.add_argument("--output", required=True, help="output TSV: id, predicted_label, prob_<class>...")
+    p.add_argument("--output", required=True,
+                   help="output TSV: id, predicted_label, prob_<class>... (.gz: gzipped; -: standard output)")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
     p.add_argument("--batch-size", type=int, default=512)
     _add_compute(p)

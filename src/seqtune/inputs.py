@@ -9,8 +9,10 @@ before the first output file is written, so a failed import leaves no data set f
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import gzip
+import itertools
 import logging
 import os
 import shutil
@@ -170,6 +172,10 @@ class InputSpec:
         return [("sequences", self.path)] + ([("labels", self.labels)] if self.labels else [])
 
 
+# Label values that mean "no value" in the tools labels come from (R's NA, spreadsheets' #N/A, pandas' NaN).
+MISSING_LABELS = frozenset({"NA", "N/A", "#N/A", "NaN", "nan", "NULL", "null"})
+
+
 @dataclass(slots=True)
 class Record:
     """One input record while it is read: its sequence (dropped once encoded) and where it came from."""
@@ -200,7 +206,11 @@ def _reading_errors(path: str, progress: list[int] | None = None):
         except FileNotFoundError:
             raise SeqtuneError(f"{path}: file not found; check the path (a relative one is read from "
                                f"{os.getcwd()})") from None
-        except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError, OSError) as error:
+        except UnicodeDecodeError as error:
+            where = f", near line {progress[0]}" if progress and progress[0] else ""
+            raise SeqtuneError(f"{path}{where}: not UTF-8 text (byte 0x{error.object[error.start]:02x}); save it as "
+                               "UTF-8, e.g. iconv -f latin1 -t utf-8 in > out") from None
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
             where = f", after line {progress[0]}" if progress and progress[0] else ""
             raise SeqtuneError(f"{path}{where}: cannot be read ({error}); is it a text file, or a truncated or "
                                "corrupt gzip file? Test it with 'gzip -t', then copy or compress it again") from None
@@ -241,7 +251,7 @@ def iter_fasta(path: str, label_key: str | None = "label", split_key: str | None
                 if record is not None:
                     yield _close_fasta_record(record, chunks)
                 header = line[1:].strip()
-                record_id, _, description = header.partition(" ")
+                record_id, description = (header.split(None, 1) + [""])[:2] if header else ("", "")
                 if not record_id:
                     raise SeqtuneError(f"{path}, line {line_number}: header '>' without an id; write '>ID ...'")
                 if record_id in seen:
@@ -280,21 +290,44 @@ def table_separator(path: str) -> str:
     return "," if name.endswith((".csv", ".csv.gz")) else "\t"
 
 
+def _first_rows(path: str, separator: str) -> list[list[str]]:
+    """The header and the first data row of a table, split as pandas splits them (quotes respected)."""
+    with _reading_errors(path), open_text(path) as handle:
+        return list(itertools.islice(csv.reader(handle, delimiter=separator), 2))
+
+
 def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The rows of a TSV/CSV as string columns, ``chunk_size`` rows at a time; errors name the file."""
+    """The rows of a TSV/CSV as string columns, ``chunk_size`` rows at a time; errors name the file.
+
+    Rows may end in empty fields the header lacks (spreadsheets export a tab at the end of each row); a row with a
+    non-empty field beyond the header is an error naming its line. pandas alone would take a longer first row's
+    first column as an index and shift the others, or (``index_col=False``) drop the extra text silently.
+    """
     path = str(path)
+    separator = table_separator(path)
+    rows = _first_rows(path, separator)
+    extra = [f"__extra_field_{i}" for i in range(max(0, len(rows[1]) - len(rows[0])))] if len(rows) == 2 else []
     with _reading_errors(path), open_text(path) as handle:
         try:
-            # index_col=False: a row with one field more than the header (a trailing tab, as spreadsheets export)
-            # must not turn the first column into an index and shift every other column.
-            reader = pd.read_csv(handle, sep=table_separator(path), dtype=str, keep_default_na=False,
-                                 na_filter=False, chunksize=chunk_size, index_col=False)
-            yield from reader
+            reader = pd.read_csv(handle, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                                 chunksize=chunk_size, index_col=False, header=0,
+                                 names=rows[0] + extra if extra else None)
+            for chunk in reader:
+                if extra:
+                    filled = (chunk[extra].fillna("") != "").to_numpy().any(axis=1)
+                    if filled.any():
+                        row = int(np.flatnonzero(filled)[0])
+                        raise SeqtuneError(
+                            f"{path}, line {chunk.index[row] + 2}: a field beyond the {len(rows[0])} columns of the "
+                            f"header ('{next(v for v in chunk.iloc[row][extra] if v)}'); a field holding the "
+                            f"separator ({'comma' if separator == ',' else 'tab'}) must be in double quotes")
+                    chunk = chunk.drop(columns=extra)
+                yield chunk
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
         except pd.errors.ParserError as error:
             raise SeqtuneError(f"{path}: not a well-formed {'CSV' if table_separator(path) == ',' else 'TSV'} "
-                               f"table ({error}); every row needs as many fields as the header") from None
+                               f"table ({str(error).strip()}); every row needs as many fields as the header") from None
 
 
 def _missing_columns(path: str, columns, required: dict[str, str]) -> None:
@@ -788,12 +821,29 @@ def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
         return f"{spec.labels}, id '{record.id}'" if spec.labels else record.where()
 
     for record in records:
-        if record.label is None or record.label == "":
+        missing = record.label is None or record.label == ""
+        if missing or record.label in MISSING_LABELS or record.label[:1] in "\"'":
             fix = {"fasta": f"fill in its '{spec.label_column}' cell" if spec.labels else
                    f"add '{spec.label_column}=<class>' to its header or give a labels table",
                    "tsv": f"fill in column '{spec.label_column}'",
                    "bed": f"fill in column {spec.label_column}"}[spec.source]
-            raise SeqtuneError(f"{where(record)}: missing label; {fix}")
+            if missing:
+                problem = "missing label"
+            elif record.label in MISSING_LABELS:
+                problem, fix = (f"label '{record.label}' is how spreadsheets and R write a missing value",
+                                fix + " with a class name")
+            else:
+                problem, fix = (f"label {record.label} starts with a quote", "a header token ends at the first "
+                                f"space, so write e.g. {spec.label_column}=open_chromatin (no quotes, no spaces), or give "
+                                "a labels table")
+            raise SeqtuneError(f"{where(record)}: {problem}; {fix}")
+    by_case: dict[str, set[str]] = {}
+    for label in {record.label for record in records}:
+        by_case.setdefault(label.casefold(), set()).add(label)
+    for variants in by_case.values():
+        if len(variants) > 1:
+            log.warning("%s: labels %s differ only in case and are different classes; make them one if they are "
+                        "meant to be", spec.path or spec.files()[0][1], ", ".join(f"'{v}'" for v in sorted(variants)))
     columns = {"id": [record.id for record in records], "label": [record.label for record in records]}
     if spec.source == "bed":
         columns.update(chrom=[record.chrom for record in records], start=[record.start for record in records],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -30,6 +31,8 @@ os.umask(_UMASK)
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
     path = Path(path)
+    if path.is_dir():
+        raise SeqtuneError(f"{path}: is a folder; give a file name for the output (e.g. {path / 'out.tsv'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -47,10 +50,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file for writing that replaces ``path`` when closed without error."""
+    """Open a temporary file for writing that replaces ``path`` when closed without error; gzip-compressed when
+    ``path`` ends in ``.gz`` (with a zero timestamp, so that the same content gives the same bytes)."""
     with atomic_path(path) as tmp:
-        with open(tmp, mode) as handle:
-            yield handle
+        if str(path).endswith(".gz"):
+            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as compressed:
+                if "b" in mode:
+                    yield compressed
+                else:
+                    with io.TextIOWrapper(compressed, encoding="utf-8", newline="") as handle:
+                        yield handle
+        else:
+            with open(tmp, mode) as handle:
+                yield handle
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

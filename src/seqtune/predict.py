@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 
 import numpy as np
@@ -64,7 +65,8 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
         ``paths``, ``genome``, ``id_column``, ``sequence_column``, ``length_policy``, ``ambiguous``; label and
         split keys are accepted and ignored. Sequences are fitted to the model's length by ``length_policy``.
     output_tsv : path
-        Columns ``id``, ``predicted_label``, ``prob_<class>`` for each class in the model's order.
+        Columns ``id``, ``predicted_label``, ``prob_<class>`` for each class in the model's order; gzipped when the
+        name ends in ``.gz``; ``-`` writes to standard output.
     batch_size : int
         Sequences per forward pass.
     rc_average : bool
@@ -99,7 +101,9 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
     model = prediction_module(model, sidecar.get("training", {}))
     n_records = 0
     genome_context = open_genome(spec.genome) if spec.source == "bed" else contextlib.nullcontext()
-    with genome_context as genome, atomic_open(output_tsv) as handle:
+    # "-": standard output, for pipes (nothing to replace atomically there)
+    output = contextlib.nullcontext(sys.stdout) if str(output_tsv) == "-" else atomic_open(output_tsv)
+    with genome_context as genome, output as handle:
         records = iter_records(spec, genome, length, need_labels=False)
         for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
             codes = torch.from_numpy(chunk.codes).to(device)
