@@ -11,6 +11,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .errors import SeqtuneError
 from .sequence import N_CODE, reverse_complement
 
 BASELINES = ("kmer_logreg", "onehot_logreg")
@@ -51,12 +52,22 @@ def features(kind: str, codes: np.ndarray, k: int = 3) -> np.ndarray:
 
 
 def fit_logistic(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int,
-                 c_grid=C_GRID):
+                 c_grid=C_GRID, source: str = "baseline training data", names=None):
     """Fit standardised logistic regression for each C in ``c_grid``; keep the one with the lowest validation log loss.
 
+    Every validation class must occur in ``train_y``, and ``train_y`` needs two classes or more; otherwise a
+    :class:`~seqtune.errors.SeqtuneError` names the classes (``names``: class names by label value) and ``source``.
     Returns (fitted pipeline, chosen C, validation log loss per C).
     """
     classes = np.unique(train_y)
+    absent = np.setdiff1d(np.unique(val_y), classes)
+    if absent.size or classes.size < 2:
+        shown = [str(names[value] if names is not None else value) for value in (absent if absent.size else classes)]
+        problem = (f"class(es) {shown} of the validation split have no training example" if absent.size
+                   else f"only class(es) {shown} in training, a classifier needs two or more")
+        raise SeqtuneError(f"{source}: {problem}; the baseline cannot score classes it never saw. Give every class "
+                           "training examples (a larger train size, a stratified split) or remove or merge the records "
+                           "of those classes")
     scores = {}
     best = None
     for c in c_grid:

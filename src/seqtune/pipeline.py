@@ -17,6 +17,7 @@ from .data import read_dataset, read_manifest, write_dataset
 from .errors import SeqtuneError
 from .io import PROBABILITY_FORMAT, write_json, write_tsv
 from .provenance import provenance
+from .split import SPLITS
 
 log = logging.getLogger("seqtune")
 
@@ -100,7 +101,8 @@ def split(codes: str, manifest: str, summary: str, validation_fraction: float, t
     extra: dict = {}
     columns = {}
     if method == "stratified":
-        assignment = stratified_split(key, validation_fraction, test_fraction, seed, source=source)
+        assignment = stratified_split(key, validation_fraction, test_fraction, seed, source=source,
+                                      every_split="label" in data.labels.columns)
         extra = {"validation_fraction": validation_fraction, "test_fraction": test_fraction,
                  "stratified_by": "label" if "label" in data.labels.columns else "number of labels (multi-label)"}
     elif method == "chromosome":
@@ -139,7 +141,7 @@ def split(codes: str, manifest: str, summary: str, validation_fraction: float, t
                                    "needs examples (validation drives early stopping), fix the input's split column")
     else:
         raise SeqtuneError(f"split.method '{method}' is not one of {', '.join(SPLIT_METHODS)}")
-    if method != "stratified" and "label" in data.labels.columns:
+    if "label" in data.labels.columns:
         _check_split_classes(key, assignment, source, method)
     n_train = int((assignment == "train").sum())
     if largest_train_size is not None and largest_train_size > n_train:
@@ -160,16 +162,45 @@ def _source_of(data) -> str:
 
 
 def _check_split_classes(labels: pd.Series, assignment: np.ndarray, source: str, method: str) -> None:
-    """Every class of the validation and test splits must occur in training (a model cannot predict a class it never
-    saw); a grouped, chromosome or user split can break this where a stratified one cannot."""
-    values = labels.to_numpy()
-    present = set(values[assignment == "train"].tolist())
-    for name in ("validation", "test"):
-        absent = sorted(set(values[assignment == name].tolist()) - present)
-        if absent:
-            raise SeqtuneError(f"{source}: with split.method {method}, class(es) {absent} occur in the {name} split "
-                               "but not in training; change the split settings (other chromosomes, a higher "
-                               "similarity threshold) or use split.method stratified")
+    """Every class must occur in each split: in training (a model cannot predict a class it never saw), in validation
+    (early stopping scores every class) and in test (its metrics). A stratified split stops earlier on a class too
+    small for that; a grouped, chromosome or user split can break it with any class. Empty splits are left to the
+    method's own check."""
+    problem = _missing_classes(labels.to_numpy(), assignment)
+    if problem:
+        advice = {"chromosome": "change the split settings (other split.validation_chroms / split.test_chroms) so that "
+                                "every split has every class",
+                  "similarity": "change the split settings (a higher split.similarity_threshold makes smaller "
+                                "groups) or use split.method stratified",
+                  "column": "change the split settings: fix the input's split column so that train, validation and "
+                            "test each have every class"}.get(method, "change the split settings")
+        raise SeqtuneError(f"{source}: with split.method {method}, {problem}; {advice}, or remove or merge the records "
+                           "of those classes")
+
+
+def _missing_classes(values: np.ndarray, assignment: np.ndarray, names=None) -> str:
+    """What is wrong when a class is missing from a non-empty split ('' if nothing): the classes found in validation
+    or test but not in training, and those with no example in validation or test, then the counts per split of each
+    such class. ``names``: the class names by value (for class indices), else the values are the names."""
+    codes, values = pd.factorize(values, sort=True)
+    classes = [str(names[value] if names is not None else value) for value in values]
+    counts = np.stack([np.bincount(codes[assignment == name], minlength=len(classes)) for name in SPLITS])  # (3, C)
+    used = counts.sum(axis=1) > 0
+    parts = []
+    for i in (1, 2):
+        absent = [classes[c] for c in np.flatnonzero((counts[i] > 0) & (counts[0] == 0))]
+        if used[0] and absent:
+            parts.append(f"class(es) {absent} occur in the {SPLITS[i]} split but not in training")
+    for i in (1, 2):
+        missing = [classes[c] for c in np.flatnonzero(counts[i] == 0)]
+        if used[i] and missing:
+            parts.append(f"class(es) {missing} have no example in the {SPLITS[i]} split")
+    if not parts:
+        return ""
+    bad = np.flatnonzero((counts[used] == 0).any(axis=0))
+    shown = ", ".join(f"'{classes[c]}' {'/'.join(str(n) for n in counts[:, c])}" for c in bad[:30])
+    more = f" and {bad.size - 30} more" if bad.size > 30 else ""
+    return "; ".join(parts) + f" (examples in train/validation/test: {shown}{more})"
 
 
 # ---------------------------------------------------------------------------------------------------------- leakage
@@ -372,13 +403,18 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
 
 
 def _check_classes(data, targets, parts, manifest) -> None:
-    present = set(np.unique(targets[parts["train"]]).tolist())
-    for name in ("validation", "test"):
-        absent = sorted(set(np.unique(targets[parts[name]]).tolist()) - present)
-        if absent:
-            names = [data.classes[i] for i in absent]
-            raise SeqtuneError(f"{manifest}: class(es) {names} occur in the {name} split but not in training; "
-                               "a model cannot predict a class it never saw. Use a stratified split or more data")
+    """The split of a single-label target has every class in train, validation and test (see
+    :func:`_check_split_classes`, which the split step applies; a manifest written otherwise is checked here)."""
+    if data.multilabel:
+        return
+    assignment = np.empty(targets.shape[0], dtype=object)
+    for name in SPLITS:
+        assignment[parts[name]] = name
+    problem = _missing_classes(targets, assignment, names=data.classes)
+    if problem:
+        raise SeqtuneError(f"{manifest}: {problem}; a model cannot predict a class it never saw, nor be validated or "
+                           "tested on one it was not shown. Use a stratified split (seqtune split), more data, or "
+                           "remove or merge the records of those classes")
 
 
 # ------------------------------------------------------------------------------------------------------- evaluation
@@ -450,7 +486,8 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
     x = {name: features(kind, data.codes[positions], k) for name, positions in
          (("train", subset), ("validation", parts["validation"]), ("test", parts["test"]))}
     model, c, scores = fit_logistic(x["train"], targets[subset], x["validation"], targets[parts["validation"]],
-                                    seed)
+                                    seed, source=f"training subset of {train_size} from {manifest}",
+                                    names=data.classes)
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)
     probabilities = np.zeros((parts["test"].size, len(data.classes)))
     probabilities[:, model.classes_] = model.predict_proba(x["test"])

@@ -11,11 +11,17 @@ SPLITS = ("train", "validation", "test")
 
 
 def stratified_split(labels: pd.Series, validation_fraction: float, test_fraction: float, seed: int,
-                     source: str = "labels") -> np.ndarray:
+                     source: str = "labels", every_split: bool = True) -> np.ndarray:
     """Assign each example to train, validation or test, stratified by label.
 
-    Each class is shuffled with the seed and cut at the requested fractions (rounded per class), so every split keeps
-    the class balance. Returns an array of split names in the order of ``labels``.
+    Each class is shuffled with the seed and cut at the requested fractions (rounded per class, at least one example
+    per split from 3 examples up, and at least one left for training), so every split keeps the class balance.
+    Returns an array of split names in the order of ``labels``.
+
+    ``every_split``: the values are classes (single-label data), and each must reach train, test and (when
+    ``validation_fraction`` > 0) validation; classes with fewer examples than that are an error naming every one of
+    them, raised before anything is assigned. ``False`` for strata that are not classes (multi-label data: the
+    number of labels set), where a stratum of one or two examples goes to training.
     """
     if not 0 <= validation_fraction < 1 or not 0 < test_fraction < 1 or validation_fraction + test_fraction >= 1:
         raise SeqtuneError(
@@ -32,26 +38,49 @@ def stratified_split(labels: pd.Series, validation_fraction: float, test_fractio
             f"{source}: only one class ({classes[0] if len(classes) else 'none'}) present; a classifier needs at "
             "least two classes. Check the label column or add examples of the other class(es)"
         )
+    needed = 3 if validation_fraction > 0 else 2  # one example for each split that is asked for
+    if every_split and (counts < needed).any():
+        raise SeqtuneError(_too_few_message(source, classes, counts, needed))
     by_class = np.argsort(codes, kind="stable")  # each class's members in increasing position
     ends = np.cumsum(counts)
-    for label, count, end in zip(classes, counts, ends):
+    for count, end in zip(counts, ends):
         members = by_class[end - count:end]
         members = members[rng.permutation(members.size)]
         n_test = int(round(count * test_fraction))
         n_validation = int(round(count * validation_fraction))
-        if count >= 3 and n_test == 0:
-            n_test = 1
-        if count >= 3 and validation_fraction > 0 and n_validation == 0:
-            n_validation = 1
-        if count - n_test - n_validation < 1:
-            raise SeqtuneError(
-                f"{source}: class '{label}' has only {count} example(s), too few for a train, validation and test "
-                "split; add examples or merge rare classes"
-            )
+        least = 1 if count >= 3 or every_split else 0  # every_split: count >= needed here
+        if n_test < least:
+            n_test = least
+        if validation_fraction > 0 and n_validation < least:
+            n_validation = least
+        while count - n_test - n_validation < 1:  # rounding took every example (e.g. 3 at 0.45/0.45): give one back
+            if n_test >= n_validation and n_test > least:
+                n_test -= 1
+            else:
+                n_validation -= 1
         assignment[members[:n_test]] = "test"
         assignment[members[n_test:n_test + n_validation]] = "validation"
         assignment[members[n_test + n_validation:]] = "train"
     return assignment
+
+
+def _too_few_message(source: str, classes, counts: np.ndarray, needed: int, shown: int = 30) -> str:
+    """The error for classes too small to reach every split: each class (up to ``shown``) with its count."""
+    rare = np.flatnonzero(counts < needed)
+    names = ", ".join(f"'{classes[i]}' ({counts[i]} example{'s' if counts[i] != 1 else ''})" for i in rare[:shown])
+    if rare.size > shown:
+        names += f" and {rare.size - shown} more"
+    splits = "train, validation and test" if needed == 3 else "train and test"
+    message = (f"{source}: {rare.size} of {len(classes)} classes {'has' if rare.size == 1 else 'have'} fewer than "
+               f"{needed} examples, too few to have one in each of {splits} (a model must train on every class, "
+               f"and validate and test on it): {names}; remove or merge the records of those classes (e.g. into a "
+               "broader class), or collect more examples of them")
+    singletons = int((counts == 1).sum())
+    if singletons > max(5, len(classes) // 2):
+        message += (f". {singletons} classes of a single example suggest the label column holds identifiers (for "
+                    "BED input, label_column defaults to 4, the name field): set label_column to the column "
+                    "holding the class")
+    return message
 
 
 def stratification_key(labels: pd.DataFrame) -> pd.Series:
@@ -68,7 +97,10 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
 
     The first n examples of this order form the training subset of size n, so subsets are nested: the 100 are inside
     the 300. Each class is shuffled and its members get evenly spaced keys in (0, 1) with random jitter; sorting by key
-    interleaves the classes in proportion.
+    interleaves the classes in proportion. The first example of each class is then moved to the front (in the same
+    order), so every prefix of at least as many examples as there are classes holds every class. A prefix that held
+    every class already holds the same examples as before the move (in another order), so the subsets of data whose
+    classes are all well represented do not change.
     """
     rng = np.random.default_rng(seed)
     keys = np.empty(len(labels))
@@ -76,18 +108,30 @@ def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
         members = np.flatnonzero(labels == label)
         members = members[rng.permutation(members.size)]
         keys[members] = (np.arange(members.size) + rng.random(members.size)) / members.size
-    return np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable")
+    first = np.sort(np.unique(np.asarray(labels)[order], return_index=True)[1])  # where each class first appears
+    rest = np.ones(order.size, dtype=bool)
+    rest[first] = False
+    return np.concatenate([order[first], order[rest]])
 
 
 def training_subset(train_positions: np.ndarray, train_labels: np.ndarray, size: int, seed: int,
                     source: str = "training split") -> np.ndarray:
-    """Positions of the nested, stratified training subset of ``size`` examples (sorted)."""
+    """Positions of the nested, stratified training subset of ``size`` examples (sorted); it holds every class of
+    the training split (see :func:`nested_order`), so ``size`` must be at least the number of classes."""
     if size < 1:
         raise SeqtuneError(f"train size {size} must be at least 1")
     if size > len(train_positions):
         raise SeqtuneError(
             f"train size {size} is larger than the {len(train_positions)} examples in the {source}; "
             "lower finetune.train_sizes or simulate/provide more data"
+        )
+    classes = np.unique(train_labels)
+    if size < len(classes):
+        raise SeqtuneError(
+            f"train size {size} is smaller than the {len(classes)} classes of the {source}; a training subset needs "
+            f"at least one example of every class: raise finetune.train_sizes to at least {len(classes)}, or merge "
+            "rare classes"
         )
     order = nested_order(train_labels, seed)
     chosen = np.sort(train_positions[order[:size]])
