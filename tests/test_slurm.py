@@ -182,6 +182,9 @@ def test_workflow_runs_through_slurm(slurm_cluster, tmp_path):
     assert all(job["state"] == "COMPLETED" for job in jobs.values()), {i: j["state"] for i, j in jobs.items()}
     assert Counter(job["rule"] for job in jobs.values()) == remote_rules
     assert {"simulate", "split", "pretrain", "finetune", "evaluate", "baseline"} <= set(remote_rules), remote_rules
+    # The seconds-long collecting rules run in snakemake itself (`localrule: True`), not through the queue.
+    assert {"aggregate", "report", "config_snapshot"} <= set(local_rules) and not {
+        "aggregate", "report", "config_snapshot", "model_card", "interpretation_summary"} & set(remote_rules)
 
     # 3. pretrain and finetune were submitted with --gpus=1 (Slurm records the request as TresPerJob=gres:gpu:1, or
     #    gres/gpu:1 from 23.02 on) and got the node's gres gpu (JOB_GRES=gpu:1); no other rule asked for a GPU.

@@ -54,6 +54,7 @@ rule interpretation_summary:
         json=f"{R}/interpretation.json",
     log:
         f"{LOGS}/interpretation_summary/interpretation_summary.log",
+    localrule: True
     conda:
         "../envs/seqtune.yaml"
     threads: 1

@@ -19,6 +19,7 @@ rule aggregate:
         provenance=f"{R}/provenance.json",
     log:
         f"{LOGS}/aggregate/aggregate.log",
+    localrule: True
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -60,6 +61,7 @@ rule report:
         ),
     log:
         f"{LOGS}/report/report.log",
+    localrule: True
     conda:
         "../envs/seqtune.yaml"
     threads: 1
@@ -82,6 +84,7 @@ rule config_snapshot:
         f"{R}/config.yaml",
     log:
         f"{LOGS}/config_snapshot/config_snapshot.log",
+    localrule: True
     conda:
         "../envs/seqtune.yaml"
     threads: 1
