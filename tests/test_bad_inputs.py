@@ -404,6 +404,8 @@ CONFIG_CASES = [
      "wrong type", "write a list, e.g. [a, b]"),
     ("number written as text", edit("finetune.training.learning_rate", "fast"), "finetune.training.learning_rate",
      "write a number"),
+    ("number in scientific notation (YAML 1.1 reads 5e-3 as text)", edit("finetune.training.learning_rate", "5e-3"),
+     "finetune.training.learning_rate: '5e-3' has the wrong type", "write 0.005 or 5.0e-03"),
     ("train size of 0", edit("finetune.train_sizes", [0]), "finetune.train_sizes.0: 0 is out of range",
      "set it to at least 1"),
     ("train size larger than the data", edit("finetune.train_sizes", [60, 5000]),

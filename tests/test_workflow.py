@@ -133,6 +133,10 @@ RERUNS = [
      {"finetune": 4, "evaluate": 4, "aggregate": 1, "report": 1}),
     ("pretrain.training", _bump(["pretrain", "training", "max_epochs"], lambda v: v + 1),
      {"pretrain": 1, "finetune": 12, "evaluate": 12, "aggregate": 1, "report": 1}),
+    # A train size above the largest: the new runs only (the split's params held the largest size, so the split and
+    # everything after it reran, with byte-identical results).
+    ("a larger train size", _bump(["finetune", "train_sizes"], lambda v: v + [200]),
+     {"finetune": 8, "evaluate": 8, "baseline": 4, "aggregate": 1, "report": 1}),
     ("baselines.kmer_k", _bump(["baselines", "kmer_k"], lambda v: 4),
      {"baseline": 4, "aggregate": 1, "report": 1}),
     # A prediction input applies a trained model; it reruns nothing of the study (results/config.yaml leaves the

@@ -36,7 +36,10 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
             wanted = " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds)
             message = f"{error.instance!r} has the wrong type; write {wanted}"
-            if isinstance(error.instance, str) and len(error.absolute_path) > 1 and \
+            if isinstance(error.instance, str) and _yaml_text_number(error.instance) and "number" in kinds:
+                message += (f" (YAML reads {error.instance} as text: it needs a dot and a signed exponent, "
+                            f"write {float(error.instance):.10g} or {float(error.instance):.1e})")
+            elif isinstance(error.instance, str) and len(error.absolute_path) > 1 and \
                     set(kinds) & {"number", "integer", "boolean"}:
                 message += (" (snakemake --config passes values inside a nested mapping as text; set nested keys "
                             "in a config file given with --configfile)")
@@ -54,6 +57,15 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
             message += f"; it must match the pattern {error.validator_value}"
         problems.append(f"{key}: {message}")
     return problems
+
+
+def _yaml_text_number(text: str) -> bool:
+    """A number in scientific notation that YAML 1.1 (PyYAML, Snakemake's config loader) reads as text: 5e-3."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return "e" in text.lower()
 
 
 # JSON-schema range keywords: the comparison a value must pass, and the words of the fix.

@@ -203,8 +203,9 @@ def get_split_args(wildcards):
         "seed": derive_seed(config["seed"], "split", wildcards.dataset),
     }
     if wildcards.dataset == TARGET:
+        # Not --largest-train-size: a params change reruns the split and the whole study after it, and adding a
+        # larger train size changes no split. Fine-tuning checks each size against the training split.
         args["method"] = split["method"]
-        args["largest-train-size"] = max(config["finetune"]["train_sizes"])
         if split["method"] == "chromosome":
             args["validation-chroms"] = ",".join(split["validation_chroms"])
             args["test-chroms"] = ",".join(split["test_chroms"])
