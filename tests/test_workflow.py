@@ -348,3 +348,14 @@ def test_the_report_times_only_this_studys_stages_and_runs(tmp_path):
     assert set(wall.index) == {"finetune", "pretrain"} and wall.loc["finetune", "jobs"] == 1
     assert wall.loc["finetune", "wall_seconds"] == 2.0 and wall.loc["finetune", "training_seconds"] == 4.0
     assert wall.loc["pretrain", "training_seconds"] == 0.0
+
+
+def test_snakemakes_own_report_of_a_run(tiny_run):
+    """`snakemake --report` (README) builds the zip with the caption naming the study's target and sizes."""
+    import zipfile
+
+    snakemake(tiny_run, "--configfile", str(tiny_run / "config.yaml"), "--report", "report.zip")
+    with zipfile.ZipFile(tiny_run / "report.zip") as archive:
+        text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist()
+                         if name.endswith((".html", ".js")))
+    assert "target" in text and "[60, 120]" in text
