@@ -119,3 +119,21 @@ def test_the_controls_pretrained_model_defaults_to_the_first_one(tmp_path):
     process = _dry_run(tmp_path, edit)
     assert process.returncode == 0, process.stderr[-2000:]
     assert "results/evaluate/corpus_model/shuffled_labels/" in process.stdout
+
+
+def test_a_data_set_without_labels_serves_masked_pretraining_only():
+    from seqtune.config import check_config
+    from seqtune.errors import SeqtuneError
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    config.setdefault("split", {}).update(method="stratified", validation_chroms=[], test_chroms=[])
+    config["datasets"]["genomic"] = {"source": "fasta", "path": "regions.fa", "labelled": False}
+    config["pretrain"]["models"]["genomic"] = {"dataset": "genomic", "objective": "supervised"}
+    with pytest.raises(SeqtuneError, match="pretrain.models.genomic: data set 'genomic' has no labels .*objective: "
+                                           "masked"):
+        check_config(config)
+    config["pretrain"]["models"]["genomic"]["objective"] = "masked"
+    check_config(config)
+    config["finetune"]["dataset"] = "genomic"
+    with pytest.raises(SeqtuneError, match="finetune.dataset: 'genomic' has labelled: false; the target task needs"):
+        check_config(config)

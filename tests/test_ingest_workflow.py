@@ -47,6 +47,15 @@ def make_inputs(folder, seed=0):
     (folder / "bound.bed").write_text("\n".join(beds["bound"]) + "\n")
     (folder / "unbound.bed").write_text("\n".join(beds["unbound"]) + "\n")
     (folder / "new.bed").write_text("chr1\t1000\t1020\tq1\t0\t+\nchr2\t500\t530\tq2\t0\t-\n")
+    # An unlabelled corpus for masked pretraining: random sequences, a third carrying the motif somewhere.
+    corpus = []
+    for i in range(300):
+        bases = rng.choice(list("ACGT"), LENGTH)
+        if i % 3 == 0:
+            start = int(rng.integers(0, LENGTH - len(MOTIF)))
+            bases[start:start + len(MOTIF)] = list(MOTIF)
+        corpus.append(f">c{i} from somewhere\n{''.join(bases)}\n")
+    (folder / "corpus.fa").write_text("".join(corpus))
 
 
 def config(folder):
@@ -55,14 +64,13 @@ def config(folder):
         "results": "results",
         "sequence_length": LENGTH,
         "datasets": {
-            "corpus": {"source": "simulate", "task": "motif_presence", "n_sequences": 300,
-                       "motifs": ["MA0139.2", "MA0035.4"]},
+            "corpus": {"source": "fasta", "path": "corpus.fa", "labelled": False},
             "target": {"source": "bed", "paths": {"bound": "bound.bed", "unbound": "unbound.bed"},
                        "genome": "genome.fa", "id_column": 4, "positive_class": "bound"},
         },
         "split": {"method": "chromosome", "validation_chroms": ["chr2"], "test_chroms": ["chr3"]},
         "model": {"channels": 8, "n_blocks": 1, "first_kernel_size": 9},
-        "pretrain": {"models": {"motifs": {"dataset": "corpus"}},
+        "pretrain": {"models": {"motifs": {"dataset": "corpus", "objective": "masked"}},
                      "training": {"max_epochs": 2, "patience": 1, "batch_size": 64}},
         "finetune": {"dataset": "target", "strategies": ["scratch", "full"], "train_sizes": [40], "seeds": [1],
                      "training": {"max_epochs": 3, "patience": 2}},
@@ -91,6 +99,12 @@ def test_bed_data_set_is_imported_split_by_chromosome_and_run_end_to_end(bed_run
     info = json.loads((results / "data" / "target" / "dataset.json").read_text())
     assert info["length"] == LENGTH and info["import"]["format"] == "bed"
     assert info["classes"] == ["unbound", "bound"]  # positive_class: bound is output 1, not the sorted order's
+    # The pretraining corpus has no labels (labelled: false): split at random, pretrained with the masked objective.
+    corpus = json.loads((results / "data" / "corpus" / "dataset.json").read_text())
+    assert corpus["type"] == "unlabelled" and corpus["classes"] == [] and corpus["n_sequences"] == 300
+    assert list(pd.read_csv(results / "data" / "corpus" / "labels.tsv", sep="\t").columns) == ["id"]
+    assert json.loads((results / "split" / "corpus" / "summary.json").read_text())["totals"]["train"] > 150
+    assert json.loads((results / "pretrain" / "motifs" / "model.json").read_text())["objective"] == "masked"
     assert {entry["path"] for entry in info["import"]["files"]} == {"bound.bed", "unbound.bed", "genome.fa"}
     # every 'bound' window carries the motif at its centre, on the interval's strand
     fasta = (results / "data" / "target" / "sequences.fasta").read_text().split(">")[1:]

@@ -416,3 +416,28 @@ def test_fasta_id_is_the_first_word_whatever_the_whitespace(tmp_path, caplog):
     data = read_dataset(tmp_path / "data" / "codes.npy")
     assert data.ids.tolist() == ["a", "b", "c"] and data.labels["label"].tolist() == ["Pos", "pos", "neg"]
     assert "labels 'Pos', 'pos' differ only in case" in caplog.text
+
+
+def test_sequences_without_labels_for_masked_pretraining(tmp_path, genome):
+    """labelled: false reads no label tokens or columns (a FASTA without any, a BED3 file): the data set has ids only,
+    type 'unlabelled', and splits at random; label keys cannot go with it."""
+    fasta = write_fasta(tmp_path / "corpus.fa", [(f"c{i}", random_dna(20)) for i in range(30)])
+    import_dataset(tmp_path / "fa", {"source": "fasta", "path": str(fasta), "labelled": False}, length=20, seed=0)
+    data = read_dataset(tmp_path / "fa" / "codes.npy")
+    assert data.info["type"] == "unlabelled" and not data.labelled and list(data.labels.columns) == ["id"]
+    assert data.targets().tolist() == [0] * 30 and "class_counts" not in data.info
+    from seqtune.pipeline import split
+
+    split(str(tmp_path / "fa" / "codes.npy"), str(tmp_path / "manifest.tsv"), str(tmp_path / "summary.json"), 0.2,
+          0.1, seed=1)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["totals"] == {"train": 21, "validation": 6, "test": 3}
+    assert summary["stratified_by"] == "nothing (no labels)"
+    bed = write_text(tmp_path / "regions.bed", "chr1\t10\t30\nchr2\t50\t70\n")
+    import_dataset(tmp_path / "bed", {"source": "bed", "path": str(bed), "genome": str(genome[0]),
+                                      "labelled": False}, length=10, seed=0)
+    assert read_dataset(tmp_path / "bed" / "codes.npy").info["type"] == "unlabelled"
+    with pytest.raises(SeqtuneError, match="positive_class cannot go with labelled: false"):
+        import_dataset(tmp_path / "bad", {"source": "fasta", "path": str(fasta), "labelled": False,
+                                          "positive_class": "x"}, length=20, seed=0)
+    assert_no_output(tmp_path / "bad")

@@ -141,10 +141,16 @@ def check_config(config: dict) -> None:
     target = finetune["dataset"]
     if target not in datasets:
         raise SeqtuneError(f"finetune.dataset: '{target}' is not a key of datasets ({', '.join(datasets)})")
+    if datasets[target].get("labelled") is False:
+        raise SeqtuneError(f"finetune.dataset: '{target}' has labelled: false; the target task needs labels (a data "
+                           "set without labels serves masked pretraining only)")
     for name, model in config["pretrain"]["models"].items():
         if model["dataset"] not in datasets:
             raise SeqtuneError(f"pretrain.models.{name}.dataset: '{model['dataset']}' is not a key of datasets "
                                f"({', '.join(datasets)})")
+        if datasets[model["dataset"]].get("labelled") is False and model.get("objective", "supervised") != "masked":
+            raise SeqtuneError(f"pretrain.models.{name}: data set '{model['dataset']}' has no labels (labelled: "
+                               "false); set objective: masked, or give the data set labels")
     if not config["pretrain"]["models"] and set(finetune["strategies"]) - {"scratch"}:
         raise SeqtuneError("finetune.strategies lists fine-tuning strategies but pretrain.models is empty; "
                            "add a pretrained model or keep only 'scratch'")

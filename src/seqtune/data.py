@@ -35,11 +35,19 @@ class LabelledData:
         return self.info["type"] == "multilabel"
 
     @property
+    def labelled(self) -> bool:
+        """False for sequences imported without labels (``labelled: false``: masked pretraining only)."""
+        return self.info["type"] != "unlabelled"
+
+    @property
     def classes(self) -> list[str]:
         return list(self.info["classes"])
 
     def targets(self) -> np.ndarray:
-        """Class indices (N,) for single-label data, a 0/1 matrix (N, K) for multi-label data."""
+        """Class indices (N,) for single-label data, a 0/1 matrix (N, K) for multi-label data; zeros for data
+        without labels (masked pretraining makes its own targets from the sequences)."""
+        if not self.labelled:
+            return np.zeros(len(self.ids), dtype=np.int64)
         if self.multilabel:
             return self.labels[self.classes].to_numpy(dtype=np.float32)
         index = {label: i for i, label in enumerate(self.classes)}
@@ -50,7 +58,7 @@ def write_dataset(folder: str | os.PathLike, ids: list[str], codes: np.ndarray, 
                   sites: pd.DataFrame | None = None) -> None:
     folder = Path(folder)
     info = {**info, "n_sequences": int(codes.shape[0]), "length": int(codes.shape[1])}
-    if info["type"] != "multilabel":
+    if info["type"] not in ("multilabel", "unlabelled"):
         counts = labels["label"].astype(str).value_counts()
         info["class_counts"] = {label: int(counts.get(label, 0)) for label in info["classes"]}
     write_npy(folder / "codes.npy", codes)

@@ -87,6 +87,9 @@ class InputSpec:
     positive_class : str, optional
         Two classes only: the label that is the positive class (model output 1, the class binary AUROC and AUPRC
         score). By default the second label in sorted order.
+    labelled : bool, default True
+        ``False``: sequences without labels (a corpus for masked-nucleotide pretraining); the label keys do not
+        apply, and header tokens or label columns are not read.
     """
 
     source: str
@@ -102,6 +105,7 @@ class InputSpec:
     length_policy: str = "error"
     ambiguous: str = "allow"
     positive_class: str | None = None
+    labelled: bool = True
 
     @classmethod
     def from_dict(cls, spec: dict, need_labels: bool = True, where: str = "input spec") -> "InputSpec":
@@ -157,6 +161,11 @@ class InputSpec:
                                                       or not spec["positive_class"]):
             raise SeqtuneError(f"{where}: positive_class must be a label (text), not '{spec['positive_class']}'; "
                                "quote a numeric label in YAML: positive_class: '1'")
+        if spec.get("labelled", True) is False:
+            given = [key for key in ("labels", "positive_class", "paths") if spec.get(key) is not None]
+            if given:
+                raise SeqtuneError(f"{where}: {', '.join(given)} cannot go with labelled: false (sequences without "
+                                   "labels); remove one or the other")
         if need_labels is False:
             for key in ("labels", "positive_class"):
                 if spec.pop(key, None) is not None:
@@ -753,9 +762,10 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     records: list[Record] = []
     code_chunks: list[np.ndarray] = []
     read_lengths: list[np.ndarray] = []
+    labelled = spec_checked.labelled
     with (open_genome(spec_checked.genome) if spec_checked.source == "bed" else contextlib.nullcontext()) as genome:
-        for chunk in encoded_chunks(iter_records(spec_checked, genome, length), length, spec_checked.length_policy,
-                                    spec_checked.ambiguous):
+        for chunk in encoded_chunks(iter_records(spec_checked, genome, length, need_labels=labelled), length,
+                                    spec_checked.length_policy, spec_checked.ambiguous):
             records.extend(chunk.records)
             code_chunks.append(chunk.codes)
             read_lengths.append(chunk.read_lengths)
@@ -763,14 +773,14 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
         _apply_side_table(records, side_labels, side_splits, spec_checked.labels)
     labels = _labels_table(records, spec_checked)
     classes = class_order(labels["label"], spec_checked.positive_class,
-                          ", ".join(path for _, path in spec_checked.files()[:2]))
+                          ", ".join(path for _, path in spec_checked.files()[:2])) if labelled else []
     codes = np.concatenate(code_chunks)
     lengths = np.concatenate(read_lengths)
     info = {
-        "type": "binary" if len(classes) == 2 else "multiclass",
+        "type": "unlabelled" if not labelled else "binary" if len(classes) == 2 else "multiclass",
         "classes": classes,
         "class_order": ("sorted label strings, the positive class (positive_class) last" if spec_checked.positive_class
-                        else "sorted label strings") + "; model output k is classes[k]",
+                        else "sorted label strings") + "; model output k is classes[k]" if labelled else None,
         "source": "import",
         "import": {
             "format": spec_checked.source,
@@ -793,7 +803,8 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     write_dataset(out_dir, labels["id"].tolist(), codes, labels, info)
     log.info("imported %d sequences of %d nt from %s (%s): %s", len(records), length, spec_checked.source,
              ", ".join(path for _, path in spec_checked.files()),
-             ", ".join(f"{label}={count}" for label, count in labels["label"].value_counts().sort_index().items()))
+             ", ".join(f"{label}={count}" for label, count in labels["label"].value_counts().sort_index().items())
+             if labelled else "no labels (for masked pretraining)")
     if len(classes) == 2:
         log.info("positive class (binary AUROC/AUPRC): '%s'%s", classes[1],
                  "" if spec_checked.positive_class else "; the second label in sorted order (set positive_class)")
@@ -820,7 +831,7 @@ def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
     def where(record: Record) -> str:
         return f"{spec.labels}, id '{record.id}'" if spec.labels else record.where()
 
-    for record in records:
+    for record in records if spec.labelled else []:
         missing = record.label is None or record.label == ""
         if missing or record.label in MISSING_LABELS or record.label[:1] in "\"'":
             fix = {"fasta": f"fill in its '{spec.label_column}' cell" if spec.labels else
@@ -834,17 +845,19 @@ def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
                                 fix + " with a class name")
             else:
                 problem, fix = (f"label {record.label} starts with a quote", "a header token ends at the first "
-                                f"space, so write e.g. {spec.label_column}=open_chromatin (no quotes, no spaces), or give "
-                                "a labels table")
+                                f"space, so write e.g. {spec.label_column}=open_chromatin (no quotes, no spaces), or "
+                                "give a labels table")
             raise SeqtuneError(f"{where(record)}: {problem}; {fix}")
     by_case: dict[str, set[str]] = {}
-    for label in {record.label for record in records}:
+    for label in {record.label for record in records} if spec.labelled else ():
         by_case.setdefault(label.casefold(), set()).add(label)
     for variants in by_case.values():
         if len(variants) > 1:
             log.warning("%s: labels %s differ only in case and are different classes; make them one if they are "
                         "meant to be", spec.path or spec.files()[0][1], ", ".join(f"'{v}'" for v in sorted(variants)))
-    columns = {"id": [record.id for record in records], "label": [record.label for record in records]}
+    columns = {"id": [record.id for record in records]}
+    if spec.labelled:
+        columns["label"] = [record.label for record in records]
     if spec.source == "bed":
         columns.update(chrom=[record.chrom for record in records], start=[record.start for record in records],
                        end=[record.end for record in records], strand=[record.strand for record in records])

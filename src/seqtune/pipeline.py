@@ -96,7 +96,8 @@ def split(codes: str, manifest: str, summary: str, validation_fraction: float, t
     from .split import stratified_split
 
     data = read_dataset(codes)
-    key = stratification_key(data.labels)
+    # Without labels (a masked-pretraining corpus) every sequence is in one stratum: a seeded random split.
+    key = stratification_key(data.labels) if data.labelled else pd.Series("all", index=data.labels.index)
     source = str(Path(codes).parent / "labels.tsv")
     extra: dict = {}
     columns = {}
@@ -104,7 +105,8 @@ def split(codes: str, manifest: str, summary: str, validation_fraction: float, t
         assignment = stratified_split(key, validation_fraction, test_fraction, seed, source=source,
                                       every_split="label" in data.labels.columns)
         extra = {"validation_fraction": validation_fraction, "test_fraction": test_fraction,
-                 "stratified_by": "label" if "label" in data.labels.columns else "number of labels (multi-label)"}
+                 "stratified_by": "label" if "label" in data.labels.columns else
+                 "number of labels (multi-label)" if data.labelled else "nothing (no labels)"}
     elif method == "chromosome":
         if "chrom" not in data.labels.columns:
             raise SeqtuneError(f"{source}: split.method chromosome needs a 'chrom' column, which only data sets "

@@ -18,10 +18,11 @@ def stratified_split(labels: pd.Series, validation_fraction: float, test_fractio
     per split from 3 examples up, and at least one left for training), so every split keeps the class balance.
     Returns an array of split names in the order of ``labels``.
 
-    ``every_split``: the values are classes (single-label data), and each must reach train, test and (when
-    ``validation_fraction`` > 0) validation; classes with fewer examples than that are an error naming every one of
-    them, raised before anything is assigned. ``False`` for strata that are not classes (multi-label data: the
-    number of labels set), where a stratum of one or two examples goes to training.
+    ``every_split``: the values are classes (single-label data), at least two, and each must reach train, test and
+    (when ``validation_fraction`` > 0) validation; classes with fewer examples than that are an error naming every
+    one of them, raised before anything is assigned. ``False`` for strata that are not classes (multi-label data:
+    the number of labels set; data without labels: one stratum), where a stratum of one or two examples goes to
+    training.
     """
     if not 0 <= validation_fraction < 1 or not 0 < test_fraction < 1 or validation_fraction + test_fraction >= 1:
         raise SeqtuneError(
@@ -33,7 +34,7 @@ def stratified_split(labels: pd.Series, validation_fraction: float, test_fractio
     codes, classes = pd.factorize(labels.to_numpy(), sort=True)
     counts = np.bincount(codes, minlength=len(classes))
     assignment = np.empty(len(codes), dtype=object)
-    if len(classes) < 2:
+    if len(classes) < 2 and (every_split or len(classes) == 0):
         raise SeqtuneError(
             f"{source}: only one class ({classes[0] if len(classes) else 'none'}) present; a classifier needs at "
             "least two classes. Check the label column or add examples of the other class(es)"
