@@ -131,7 +131,13 @@ def _img(figure, alt: str) -> str:
 
 
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", na_rep="", border=0)
+    """An HTML table, floats to ``digits`` places; a non-zero value that would round to 0 (a p-value of 0.0003)
+    in scientific notation instead."""
+    def number(value: float) -> str:
+        if digits and value != 0 and abs(value) < 0.5 * 10 ** -digits:
+            return f"{value:.1e}"
+        return f"{value:.{digits}f}"
+    return frame.to_html(index=False, float_format=number, na_rep="", border=0)
 
 
 def _run_files(results: Path, runs: pd.DataFrame, step: str, name: str) -> dict:
@@ -197,7 +203,7 @@ def calibration(pooled: dict, size: int, bins: int = 10):
         ece = sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
                   for b in range(bins) if (which == b).any())
         brier = float(((probabilities - np.eye(len(classes))[truth]) ** 2).sum(axis=1).mean())
-        rows.append({"model": model, "train_size": size, "ece": ece, "brier": brier, "n": truth.size})
+        rows.append({"model": model, "train_size": size, "ece": ece, "brier_sum": brier, "n": truth.size})
         observed, predicted = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
         axis.plot(predicted, observed, marker="o", markersize=3, label=model)
     axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
@@ -272,6 +278,24 @@ def gain_figure(gains: pd.DataFrame, metric: str):
     return figure
 
 
+def _one_class_runs(prediction_files: dict) -> str:
+    """A note naming the runs whose every test prediction (the most probable class) is one class: their accuracy,
+    balanced accuracy, F1 and MCC measure the threshold, not the ranking (AUROC and AUPRC do), so their means across
+    models are not comparable. A model stopped at an early epoch can rank well and still sit on one side of 0.5."""
+    flagged = []
+    for (model, size, seed), path in sorted(prediction_files.items()):
+        _, _, probabilities, classes = read_predictions(path)
+        predicted = np.unique(probabilities.argmax(axis=1))
+        if len(classes) > 1 and predicted.size == 1:
+            flagged.append(f"{model} at {size} (seed {seed}): all '{classes[predicted[0]]}'")
+    if not flagged:
+        return ""
+    return (f'<p class="note">{len(flagged)} run(s) predict one class for every test sequence: '
+            f"{html.escape('; '.join(flagged))}. Their accuracy, balanced accuracy, F1 and MCC reflect the decision "
+            "threshold, not the ranking that AUROC and AUPRC measure, and pull the means of those metrics down; "
+            "compare models on the ranking metrics.</p>")
+
+
 def _leakage_section(leakage: str | None) -> str:
     if not leakage or not Path(leakage).exists():
         return "<p>No leakage report for this run.</p>"
@@ -279,10 +303,12 @@ def _leakage_section(leakage: str | None) -> str:
     rows = []
     for key, value in result.items():
         if isinstance(value, dict):
-            counts = {k: v for k, v in value.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            # counts and fractions (thresholds, containment) side by side: each number as it is, not rounded to 0
+            counts = {k: f"{v:.4g}" for k, v in value.items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)}
             if counts:
                 rows.append({"check": key, **counts})
-    body = _table(pd.DataFrame(rows), 0) if rows else ""
+    body = _table(pd.DataFrame(rows)) if rows else ""
     full = html.escape(json.dumps(result, indent=1)[:20000])
     return body + f"<details><summary>Full leakage report (JSON)</summary><pre>{full}</pre></details>"
 
@@ -334,6 +360,7 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     training = _img(training_curves_figure(histories, sizes[0], seeds[0]), "training curves") if histories else ""
     gain_plot = _img(gain_figure(gains, metric), "gain over scratch") if len(gains) else ""
 
+    one_class_note = _one_class_runs(predictions)
     boot = [c for c in (f"{metric}_boot_low", f"{metric}_boot_high") if c in summary.columns]
     table = summary[["model", "train_size", "n_seeds"] + [f"{metric}_mean", f"{metric}_sd", f"{metric}_ci_low",
                                                           f"{metric}_ci_high", *boot, "accuracy_mean", "mcc_mean"]]
@@ -389,6 +416,7 @@ random weights with the same training budget.</p>
 initialisation). <code>boot_low</code>/<code>boot_high</code>, when present: 95% percentile interval of the same seed
 mean over bootstrap resamples of the test examples (luck of the finite test set).</p>
 {_table(table)}
+{one_class_note}
 <h2 id="gain">Gain over scratch (paired by seed)</h2>
 <p>Per seed, the model's {html.escape(metric)} minus scratch's on the same training subset; mean, sd and 95% CI over
 seeds, the paired t-test's p-value and effect size (d<sub>z</sub>); <code>boot_ci_low</code>/<code>boot_ci_high</code>:
@@ -401,7 +429,9 @@ the gain's interval over resampled test examples (one resample shared by both mo
 <h2 id="training">Training curves</h2>
 {training}
 <h2 id="calibration">Calibration</h2>
-<p>Expected calibration error (10 bins of top-class confidence) and Brier score, seeds pooled.</p>
+<p>Expected calibration error (10 bins of top-class confidence) and Brier score, seeds pooled. The Brier score is
+the squared error summed over the classes (0 to 2; with two classes, twice scikit-learn's
+<code>brier_score_loss</code> of the positive class).</p>
 {_table(pd.concat(calibration_tables) if calibration_tables else pd.DataFrame())}
 <h2 id="interpretation">Interpretation</h2>
 {interpretation_html}

@@ -33,10 +33,12 @@ class SimulatedData:
 
 
 def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
-    """First-order Markov transitions (4, 4) with the given GC content and CpG observed/expected ratio.
+    """First-order Markov transitions (4, 4) with the given GC content and CpG depletion.
 
-    Vertebrate genomes have GC around 0.41 and CpG depleted to about a quarter of its expectation; ``cpg_ratio`` = 1
-    gives an independent (order 0) background. Depleting C -> G lowers the GC content, so the per-base GC
+    ``cpg_ratio`` multiplies the C -> G transition probability before the C row is renormalised, so the chain's CpG
+    observed/expected ratio comes out higher than ``cpg_ratio`` (0.355 at 0.25, 0.62 at 0.5, at GC 0.41); 1 gives an
+    independent (order 0) background. Vertebrate genomes have GC around 0.41 and CpG at about a quarter of its
+    expectation. Depleting C -> G lowers the GC content, so the per-base GC
     probability is solved (by bisection) for the chain's stationary GC content to equal ``gc_content``.
     """
     if not 0 < gc_content < 1:
@@ -171,9 +173,10 @@ def simulate_grammar(n_sequences: int, length: int, required: list[str], distrac
                      cpg_ratio: float, seed: int, id_prefix: str = "seq") -> SimulatedData:
     """A binary task: ``positive`` when every motif in ``required`` is present (motif A AND motif B ...).
 
-    Negatives are split evenly between sequences carrying only a strict subset of the required motifs (hard
-    negatives: each required motif alone) and sequences carrying none. Distractor motifs are planted independently
-    of the label with probability ``distractor_rate``; ``label_noise`` flips that fraction of labels at random.
+    Negatives are split evenly between sequences carrying none of the required motifs and, for each required motif,
+    sequences carrying it alone (hard negatives: two thirds of the negatives with two required motifs). Distractor
+    motifs are planted independently of the label with probability ``distractor_rate``; ``label_noise`` flips that
+    fraction of labels at random.
     """
     if not required:
         raise SeqtuneError("motif_grammar needs at least one motif in 'required'")

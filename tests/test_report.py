@@ -1,0 +1,33 @@
+"""Pieces of report.html that a reader relies on: numbers are never shown rounded to 0, and runs that predict one
+class everywhere are named (their threshold metrics say nothing about ranking)."""
+
+import pandas as pd
+
+from seqtune.report import _leakage_section, _one_class_runs, _table
+
+
+def test_small_numbers_are_not_shown_as_zero():
+    html = _table(pd.DataFrame({"p_value": [0.00029, 0.0123, 0.0], "gain": [0.1234, -0.0002, 1.0]}))
+    assert "2.9e-04" in html and "0.012" in html and "0.000" in html and "-2.0e-04" in html and "1.000" in html
+
+
+def test_leakage_fractions_keep_their_digits(tmp_path):
+    leakage = tmp_path / "leakage.json"
+    leakage.write_text('{"corpus_overlap": {"k": 16, "threshold": 0.5, "mean_containment": 0.0110435, "n": 750}}')
+    html = _leakage_section(str(leakage))
+    assert "<td>0.5</td>" in html and "<td>0.01104</td>" in html and "<td>750</td>" in html
+
+
+def test_runs_predicting_one_class_are_named(tmp_path):
+    def predictions(name, positive):
+        path = tmp_path / f"{name}.tsv"
+        pd.DataFrame({"id": ["a", "b", "c"], "true_label": ["negative", "positive", "positive"],
+                      "prob_negative": [1 - p for p in positive], "prob_positive": positive}).to_csv(
+            path, sep="\t", index=False)
+        return path
+    files = {("full:motifs", 100, 1): predictions("one", [0.6, 0.7, 0.9]),
+             ("scratch", 100, 1): predictions("both", [0.2, 0.7, 0.9])}
+    note = _one_class_runs(files)
+    assert "1 run(s) predict one class" in note and "full:motifs at 100 (seed 1): all &#x27;positive&#x27;" in note
+    assert "scratch" not in note
+    assert _one_class_runs({("scratch", 100, 1): files[("scratch", 100, 1)]}) == ""
