@@ -709,6 +709,13 @@ def encoded_chunks(records: Iterator[Record], length: int, length_policy: str, a
 
 
 # -------------------------------------------------------------------------------------------------------- import
+# dataset.json's description of the class order, by (labelled, positive_class given)
+_CLASS_ORDER = {(True, False): "sorted label strings; model output k is classes[k]",
+                (True, True): "sorted label strings, the positive class (positive_class) last; model output k is "
+                              "classes[k]",
+                (False, False): None}
+
+
 def class_order(labels: pd.Series, positive_class: str | None, inputs: str) -> list[str]:
     """The classes in model-output order: the sorted label strings, with ``positive_class`` (two classes only) moved
     last, so that output 1 is the positive class. ``inputs`` names the files in errors."""
@@ -779,8 +786,7 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     info = {
         "type": "unlabelled" if not labelled else "binary" if len(classes) == 2 else "multiclass",
         "classes": classes,
-        "class_order": ("sorted label strings, the positive class (positive_class) last" if spec_checked.positive_class
-                        else "sorted label strings") + "; model output k is classes[k]" if labelled else None,
+        "class_order": _CLASS_ORDER[(labelled, spec_checked.positive_class is not None)],
         "source": "import",
         "import": {
             "format": spec_checked.source,
