@@ -14,15 +14,18 @@ pretrain`` does. Sections (every comparison is a ratio of figures measured in th
 5. Layout sweep: Conv1d (seqtune's), the same convolutions as Conv2d with height 1 in NCHW and in channels_last,
    and oneDNN (``torch.backends.mkldnn``) switched off.
 6. Where the time goes: ``torch.profiler`` phases (one-hot, forward, backward, optimizer) and top ops.
+   6b. Kernel micro-benchmarks; 6c. the first block's weight gradient, oneDNN against one GEMM (``_InputConv``).
 7. Prototyped changes to ``models.py`` / ``train.py`` (made here by subclassing, not by editing src/), each measured
    against the unchanged model in the same rounds, with a check that the outputs are unchanged.
    7d. The same inner loop on conv-dominated shapes of the CNN (no pooling, as gReLU's ConvModel; 128 channels).
    7e. The issue's calibration shape (gReLU's ConvModel: kernels 15, 5, 5, no pooling, no dropout): seqtune's loop
-       at batch 256 and 512 against a plain batch-512 loop over its textbook Conv1d build, and against matmul.
+       at batch 64 to 512 against a plain batch-512 loop over its textbook Conv1d build, and against matmul.
+   7f. (``--against-commit REV``) this checkout's models against those of an earlier commit, paired rounds.
 8. Threads: intra-op 1 vs 2, inter-op 1 vs 2, ``OMP_WAIT_POLICY=PASSIVE``, each in a fresh subprocess.
 
 Run:  .venv/bin/python bench/cnn_throughput.py            (about 15-20 minutes on a loaded 2-core machine)
       .venv/bin/python bench/cnn_throughput.py --calibration-only   (section 7e alone, about 2 minutes)
+      .venv/bin/python bench/cnn_throughput.py --against-commit bc4a8ba   (section 7f alone, about 4 minutes)
       .venv/bin/python bench/cnn_throughput.py --quick    (smaller data and fewer rounds, about 5 minutes)
       .venv/bin/python bench/cnn_throughput.py --compile  (adds torch.compile; its compilation takes ~1 minute)
 The last line of output is one JSON object with every figure.
@@ -452,6 +455,39 @@ def kernel_microbench(reps: int = 9) -> list[dict]:
     return rows
 
 
+def input_conv_microbench(matmul: "Matmul", batches=(64, 128, 512), reps: int = 9) -> list[dict]:
+    """Section 6c. The first block's weight gradient (64 filters of 4 x 15 on one-hot input, 200 nt): oneDNN's
+    convolution backward (seqtune before 2026-11-30, fifth session) against one GEMM over the unfolded input windows
+    (``seqtune.models._InputConv``), with the matmul measured between them."""
+    from seqtune.models import input_conv_gradients
+
+    rows = []
+    for batch in batches:
+        torch.manual_seed(0)
+        x = one_hot(torch.randint(0, 4, (batch, LENGTH), dtype=torch.uint8)).unsqueeze(2)
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = torch.randn(64, 4, 1, 15)
+        grad = torch.randn(batch, 64, 1, LENGTH).contiguous(memory_format=torch.channels_last)
+        flops = 2 * batch * LENGTH * 64 * 4 * 15
+        cases = {
+            "oneDNN convolution_backward": lambda: torch.ops.aten.convolution_backward(
+                grad, x, weight, [64], [1, 1], [0, 7], [1, 1], False, [0, 0], 1, [False, True, True]),
+            "GEMM over unfolded windows (_InputConv)": lambda: input_conv_gradients(x, grad, 15),
+        }
+        times = {name: [] for name in [*cases, "matmul"]}
+        for _ in range(reps):
+            for name, fn in [*cases.items(), ("matmul", matmul)]:
+                started = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - started)
+        mm = matmul.gflop / statistics.median(times["matmul"])
+        for name in cases:
+            seconds = statistics.median(times[name])
+            rows.append({"batch": batch, "weight and bias gradients": name, "ms": seconds * 1e3,
+                         "GFLOP/s": flops / seconds / 1e9, "of matmul": flops / seconds / 1e9 / mm})
+    return rows
+
+
 # ---------------------------------------------------------------------------------------- thread sweep (worker)
 def worker(args) -> None:
     """Run in a fresh process: thread settings must be fixed before torch starts any parallel work."""
@@ -521,7 +557,7 @@ def calibration_shape(codes: torch.Tensor, targets: torch.Tensor, rounds: int, m
                        fused_adamw=False),
         "plain loop at batch 512, seqtune's build": Loop(copy.deepcopy(model), codes, targets, 512, "plain"),
         **{f"seqtune inner loop at batch {batch}": Loop(copy.deepcopy(model), codes, targets, batch, "seqtune")
-           for batch in (256, 512)},
+           for batch in (64, 128, 256, 512)},
     }
     rates, mm_rounds = with_matmul(cases, len(codes), rounds, matmul)
     rows = [{"loop": name, "seq/s": statistics.median(values), "vs textbook": median_ratio(values, rates[textbook]),
@@ -530,6 +566,43 @@ def calibration_shape(codes: torch.Tensor, targets: torch.Tensor, rounds: int, m
     print(f"  {flops_per_sequence / 1e6:.1f} MFLOP per sequence, {len(codes)} sequences per timed epoch; matmul in "
           f"these rounds: median {statistics.median(mm_rounds):.1f} GFLOP/s")
     return {"rows": rows, "mflop_per_sequence": flops_per_sequence / 1e6, "matmul_rounds": mm_rounds}
+
+
+def against_commit(revision: str, codes: torch.Tensor, targets: torch.Tensor, rounds: int, matmul: "Matmul",
+                   batches=(64, 128, 256, 512)) -> list[dict]:
+    """Section 7f. seqtune's inner loop with the models of this checkout against the models of ``revision`` (its
+    ``src/seqtune`` extracted with ``git archive`` and imported as ``seqtune_before``), same weights, same rounds:
+    the default CNN and the calibration shape of 7e."""
+    section(f"7f. this checkout's models against those of {revision} (seqtune inner loop, same weights and rounds)")
+    folder = Path(tempfile.mkdtemp(prefix="seqtune_before_"))
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "src/seqtune"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "src" / "seqtune").rename(folder / "seqtune_before")
+    sys.path.insert(0, str(folder))
+    import seqtune_before.models as before
+
+    rows = []
+    shapes = {"default ModelSpec()": {}, "calibration shape (7e)": {"n_blocks": 3, "pool_size": 1, "dropout": 0.0}}
+    for label, fields in shapes.items():
+        torch.manual_seed(0)
+        now = SequenceModel(ModelSpec(**fields), targets.shape[1])
+        old = before.SequenceModel(before.ModelSpec(**fields), targets.shape[1])
+        old.load_state_dict(now.state_dict())
+        flops_per_sequence = step_flops(old, codes, targets, 512)[0] / 512
+        cases = {}
+        for batch in batches:
+            cases[(batch, "before")] = Loop(copy.deepcopy(old), codes, targets, batch, "seqtune")
+            cases[(batch, "now")] = Loop(copy.deepcopy(now), codes, targets, batch, "seqtune")
+        rates, mm_rounds = with_matmul(cases, len(codes), rounds, matmul)
+        for batch in batches:
+            old_rates, new_rates = rates[(batch, "before")], rates[(batch, "now")]
+            rows.append({"model": label, "batch": batch, "before seq/s": statistics.median(old_rates),
+                         "now seq/s": statistics.median(new_rates), "now / before": median_ratio(new_rates, old_rates),
+                         "before, of matmul": fraction(old_rates, mm_rounds, flops_per_sequence),
+                         "now, of matmul": fraction(new_rates, mm_rounds, flops_per_sequence)})
+    print(table(rows))
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------------------ main
@@ -544,6 +617,8 @@ def main() -> None:
     parser.add_argument("--micro-only", action="store_true", help="only the kernel micro-benchmarks (section 6b)")
     parser.add_argument("--calibration-only", action="store_true",
                         help="only the issue's calibration shape (section 7e), with the matmul of section 1")
+    parser.add_argument("--against-commit", metavar="REV",
+                        help="only section 7f: this checkout's models against those of git revision REV")
     parser.add_argument("--worker-data", help=argparse.SUPPRESS)
     parser.add_argument("--worker-threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-interop", type=int, help=argparse.SUPPRESS)
@@ -559,13 +634,26 @@ def main() -> None:
         section("6b. kernel micro-benchmarks (first block's activation, 512 x 64 x 200)")
         rows = kernel_microbench()
         print(table(rows))
-        print(json.dumps({"bench": "cnn_throughput", "section": "6b", "date": datetime.date.today().isoformat(),
-                          "threads": args.threads, "kernels": rows}))
+        section("6c. the first block's weight gradient: oneDNN vs one GEMM over unfolded windows (_InputConv)")
+        input_conv = input_conv_microbench(Matmul())
+        print(table(input_conv))
+        print(json.dumps({"bench": "cnn_throughput", "section": "6b, 6c", "date": datetime.date.today().isoformat(),
+                          "threads": args.threads, "kernels": rows, "input_conv": input_conv}))
         return
     n = args.n or (2048 if args.quick else 4096)
     rounds = args.rounds or (3 if args.quick else 5)
     sweep_rounds = max(rounds - 2, 2)
     torch.set_num_threads(args.threads)
+    if args.against_commit:
+        print(f"cnn_throughput --against-commit {args.against_commit}: {args.threads} threads, {n} sequences, "
+              f"{rounds} rounds; load average {os.getloadavg()[0]:.1f}")
+        codes_np, targets_np = make_data(n)
+        rows = against_commit(args.against_commit, torch.from_numpy(codes_np), torch.from_numpy(targets_np), rounds,
+                              Matmul())
+        print(json.dumps({"bench": "cnn_throughput", "section": "7f", "date": datetime.date.today().isoformat(),
+                          "against": args.against_commit, "threads": args.threads, "n_train": n, "rounds": rounds,
+                          "rows": rows, "load_average_end": os.getloadavg()[0]}, default=float))
+        return
     if args.calibration_only:
         print(f"cnn_throughput --calibration-only: {args.threads} threads, {n} sequences, {rounds} rounds; load "
               f"average {os.getloadavg()[0]:.1f}")
@@ -733,6 +821,11 @@ def main() -> None:
     micro = kernel_microbench()
     print(table(micro))
     results["kernels"] = micro
+
+    section("6c. the first block's weight gradient: oneDNN vs one GEMM over unfolded windows (_InputConv)")
+    input_conv = input_conv_microbench(matmul)
+    print(table(input_conv))
+    results["input_conv"] = input_conv
 
     # 7. prototypes ----------------------------------------------------------------------------------------------------
     section("7. prototyped changes, batch 512, seqtune inner loop (same rounds, paired ratios)")

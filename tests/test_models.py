@@ -207,3 +207,76 @@ def test_bf16_autocast_runs_on_the_cpu_and_keeps_the_result_format():
     probabilities = predict_proba(model, validation.codes, False, batch_size=64, bf16=True)
     assert probabilities.shape == (len(validation), 2) and probabilities.dtype.kind == "f"
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
+
+
+def _conv_gradients(model, x, use_input_conv):
+    """Parameter gradients of a sum of squared outputs, through _InputConv or through oneDNN's convolution only."""
+    import seqtune.models as models
+
+    saved = models._INPUT_CHANNELS
+    models._INPUT_CHANNELS = saved if use_input_conv else 0
+    try:
+        model.zero_grad(set_to_none=True)
+        model(x).pow(2).sum().backward()
+    finally:
+        models._INPUT_CHANNELS = saved
+    return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("first_kernel_size", [15, 8, 1])
+@pytest.mark.parametrize("architecture", ["cnn", "dilated_cnn"])
+def test_input_convolution_gives_onednns_gradients(architecture, first_kernel_size):
+    """The first block's weight gradient comes from one GEMM over unfolded windows (faster than oneDNN's kernel for a
+    4-channel input): it must equal oneDNN's, for odd and even kernels and with a run of N (all-zero columns)."""
+    torch.manual_seed(0)
+    model = SequenceModel(ModelSpec(architecture=architecture, length=60, channels=8, n_blocks=2, pool_size=2,
+                                    first_kernel_size=first_kernel_size, dropout=0.0), 3)
+    x = torch.eye(4)[torch.randint(0, 4, (6, 60))].transpose(1, 2)
+    x[2, :, 10:25] = 0
+    fast = _conv_gradients(model, x, True)
+    reference = _conv_gradients(model, x, False)
+    assert fast.keys() == reference.keys()
+    weight = "backbone.blocks.0.0.weight"
+    assert torch.allclose(fast[weight], reference[weight], rtol=1e-5, atol=1e-6 * reference[weight].abs().max())
+    # A convolution bias before batch norm has a zero gradient, up to rounding by either path.
+    bias = "backbone.blocks.0.0.bias"
+    assert fast[bias].abs().max() < 1e-4 * fast[weight].abs().max()
+    assert reference[bias].abs().max() < 1e-4 * reference[weight].abs().max()
+    for name in fast.keys() - {weight, bias}:  # the layers above see the same gradients, bit for bit
+        assert torch.equal(fast[name], reference[name]), name
+
+
+def test_input_convolution_is_used_only_where_the_input_needs_no_gradient():
+    """Gradient x input (interpret.py) asks for the input's gradient: the plain convolution gives it."""
+    import seqtune.models as models
+
+    torch.manual_seed(0)
+    block = SequenceModel(ModelSpec(length=40, channels=8, n_blocks=1), 2).backbone.blocks[0]
+    x = torch.eye(4)[torch.randint(0, 4, (3, 40))].transpose(1, 2)
+    calls = []
+    original = models._InputConv.backward
+    models._InputConv.backward = staticmethod(lambda ctx, grad: (calls.append(1), original(ctx, grad))[1])
+    try:
+        block(x).sum().backward()
+        assert calls == [1]
+        x_grad = x.clone().requires_grad_(True)
+        block(x_grad).sum().backward()
+        assert calls == [1] and x_grad.grad is not None and x_grad.grad.abs().sum() > 0
+    finally:
+        models._InputConv.backward = original
+
+
+def test_global_max_pool_has_amaxs_gradient_including_ties():
+    """The final max pooling's custom backward shares the gradient among tied maxima exactly as amax's does."""
+    from seqtune.models import _GlobalMax
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 9).relu()  # many tied zeros
+    x[0, 0, :3] = 2.5  # a tied positive maximum
+    x.requires_grad_(True)
+    grad = torch.randn(4, 6)
+    (expected,) = torch.autograd.grad(x.amax(dim=2), x, grad)
+    (got,) = torch.autograd.grad(_GlobalMax.apply(x), x, grad)
+    assert torch.equal(_GlobalMax.apply(x), x.amax(dim=2))
+    assert torch.equal(got, expected)
+    assert got[0, 0, :3].tolist() == pytest.approx([grad[0, 0].item() / 3] * 3)

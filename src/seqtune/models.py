@@ -89,15 +89,80 @@ class ConvBlock(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv, norm, dropout = self[0], self[1], self[4]
         h = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        h = nn.functional.conv2d(h, conv.weight.unsqueeze(2), conv.bias, padding="same")
+        if (conv.in_channels <= _INPUT_CHANNELS and x.device.type == "cpu" and not x.requires_grad
+                and torch.is_grad_enabled()):
+            h = _InputConv.apply(h, conv.weight.unsqueeze(2), conv.bias)
+        else:
+            h = nn.functional.conv2d(h, conv.weight.unsqueeze(2), conv.bias, padding="same")
         if norm.training:  # as BatchNorm1d with its defaults (running statistics tracked, momentum 0.1)
             norm.num_batches_tracked.add_(1)
         h = nn.functional.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias, norm.training,
                                      norm.momentum, norm.eps)
         if self.pool_size > 1:
             h = nn.functional.max_pool2d(h, (1, self.pool_size))
-        h = nn.functional.dropout(nn.functional.relu(h), dropout.p, dropout.training)
+        # In place: neither batch norm's nor max pooling's backward reads its own output.
+        h = nn.functional.dropout(nn.functional.relu_(h), dropout.p, dropout.training)
         return h.squeeze(2)
+
+
+# A convolution over this few input channels (one-hot DNA has 4) takes its weight gradient from ``_InputConv``.
+_INPUT_CHANNELS = 8
+
+
+class _InputConv(torch.autograd.Function):
+    """``conv2d(x, weight, bias, padding="same")`` on a channels-last (N, C, 1, L) CPU input that needs no gradient
+    (the one-hot sequence), with the weight gradient from one GEMM over the input's unfolded windows.
+
+    oneDNN's weight-gradient kernel runs a 4-channel input at about 15% of the machine's matmul rate: it was the
+    largest single cost of the default CNN's training step. Windows of a channels-last input are a strided view of
+    the padded input (rows of L x C, a window of k rows is k*C consecutive values), so unfolding them is one copy and
+    the gradient one (C_out, N*L) x (N*L, k*C) product, 2.4x faster (bench/cnn_throughput.py, section 6c). The forward
+    pass is the same oneDNN convolution as before; the gradient agrees with oneDNN's to float rounding.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.kernel_size, ctx.has_bias = weight.shape[-1], bias is not None
+        return nn.functional.conv2d(x, weight, bias, padding="same")
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        grad_weight, grad_bias = input_conv_gradients(x, grad, ctx.kernel_size)
+        return (None, grad_weight if ctx.needs_input_grad[1] else None,
+                grad_bias if ctx.has_bias and ctx.needs_input_grad[2] else None)
+
+
+def input_conv_gradients(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight (C_out, C, 1, k) and bias gradients of a "same" height-1 convolution of a channels-last (N, C, 1, L)
+    input, given the output's gradient (N, C_out, 1, L)."""
+    n, channels, _, length = x.shape
+    left = (kernel - 1) // 2  # padding="same" puts the odd one of an even kernel's padding on the right
+    rows = nn.functional.pad(x.squeeze(2).transpose(1, 2), (0, 0, left, kernel - 1 - left))  # (N, L + k - 1, C)
+    windows = rows.reshape(n, -1).unfold(1, kernel * channels, channels).reshape(n * length, kernel * channels)
+    # (N*L, C_out), a view when channels-last; in the input's float32 when bf16 autocast made the output bf16
+    grad_rows = grad.permute(0, 2, 3, 1).reshape(n * length, -1).to(x.dtype)
+    grad_weight = (grad_rows.t() @ windows).view(-1, 1, kernel, channels).permute(0, 3, 1, 2).contiguous()
+    return grad_weight, grad_rows.sum(0)
+
+
+class _GlobalMax(torch.autograd.Function):
+    """``x.amax(dim=2)`` with the same gradient (shared equally among tied maxima) in fewer passes: autograd's amax
+    backward turns its boolean mask into floats twice, which cost 5% of a training step (bench/cnn_throughput.py)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        values = x.amax(dim=2)
+        ctx.save_for_backward(x, values)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        x, values = ctx.saved_tensors
+        is_max = x == values.unsqueeze(2)
+        share = grad.unsqueeze(2) / is_max.sum(dim=2, keepdim=True)
+        return torch.where(is_max, share, 0.0)
 
 
 class PositionalBackbone(nn.Module):
@@ -128,7 +193,7 @@ class PositionalBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.positional_features(x)
         if self.final_pool == "max":
-            return x.amax(dim=2)
+            return _GlobalMax.apply(x)
         if self.final_pool == "avg":
             return x.mean(dim=2)
         return x.flatten(1)
