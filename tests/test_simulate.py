@@ -61,14 +61,20 @@ def test_label_noise_flips_labels_and_keeps_the_truth():
     assert 0.15 < flipped < 0.25
 
 
-def test_background_gc_content_and_cpg_depletion():
+@pytest.mark.parametrize("gc_content, cpg_ratio", [(0.41, 0.25), (0.41, 0.6), (0.55, 0.1), (0.41, 1.0)])
+def test_background_has_the_gc_content_and_cpg_observed_expected_ratio_asked_for(gc_content, cpg_ratio):
+    """cpg_ratio is the CpG observed/expected ratio, P(CG) / (P(C) P(G)), not a factor on the C -> G transition."""
     rng = np.random.default_rng(0)
-    codes = sample_background(2000, 200, markov_transitions(0.41, 0.25), rng)
-    gc = np.isin(codes, [1, 2]).mean()
-    assert abs(gc - 0.41) < 0.02
+    codes = sample_background(4000, 250, markov_transitions(gc_content, cpg_ratio), rng)
+    assert abs(np.isin(codes, [1, 2]).mean() - gc_content) < 0.005
     cg = ((codes[:, :-1] == 1) & (codes[:, 1:] == 2)).mean()
     expected = (codes == 1).mean() * (codes == 2).mean()
-    assert cg / expected < 0.4
+    assert cg / expected == pytest.approx(cpg_ratio, abs=0.02)
+
+
+def test_cpg_ratio_outside_zero_to_one_is_refused():
+    with pytest.raises(SeqtuneError, match="cpg_ratio must lie between 0 and 1"):
+        markov_transitions(0.41, 1.5)
 
 
 def test_same_seed_same_data_and_unknown_motif_error():

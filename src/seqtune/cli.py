@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distractor-rate", type=float, default=0.3)
     p.add_argument("--positive-fraction", type=float, default=0.5)
     p.add_argument("--label-noise", type=float, default=0.0)
-    p.add_argument("--gc-content", type=float, default=0.41)
-    p.add_argument("--cpg-ratio", type=float, default=0.25)
+    p.add_argument("--gc-content", type=float, default=0.41, help="background GC content")
+    p.add_argument("--cpg-ratio", type=float, default=0.25,
+                   help="background CpG observed/expected ratio (0: no CpG, 1: no depletion)")
     p.add_argument("--seed", type=int, required=True)
 
     p = steps.add_parser("ingest", help="import FASTA, TSV/CSV or BED + genome data into a data set folder")

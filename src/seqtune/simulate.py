@@ -33,32 +33,46 @@ class SimulatedData:
 
 
 def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
-    """First-order Markov transitions (4, 4) with the given GC content and CpG depletion.
+    """First-order Markov transitions (4, 4) whose stationary GC content is ``gc_content`` and whose CpG
+    observed/expected ratio, P(CG) / (P(C) P(G)), is ``cpg_ratio``.
 
-    ``cpg_ratio`` multiplies the C -> G transition probability before the C row is renormalised, so the chain's CpG
-    observed/expected ratio comes out higher than ``cpg_ratio`` (0.355 at 0.25, 0.62 at 0.5, at GC 0.41); 1 gives an
-    independent (order 0) background. Vertebrate genomes have GC around 0.41 and CpG at about a quarter of its
-    expectation. Depleting C -> G lowers the GC content, so the per-base GC
-    probability is solved (by bisection) for the chain's stationary GC content to equal ``gc_content``.
+    Vertebrate genomes have GC around 0.41 and CpG at about a quarter of its expectation (0.25); 1 gives an
+    independent (order 0) background. The chain is order 0 except that the C -> G transition is scaled by a factor
+    (the C row renormalised). Scaling it lowers the GC content, and the ratio it gives is not the factor itself
+    (a factor 0.25 gives 0.355), so both are solved by bisection: the per-base GC probability for the GC content,
+    inside the factor for the ratio (the ratio grows with the factor, at a fixed GC content).
     """
     if not 0 < gc_content < 1:
         raise SeqtuneError(f"gc_content must lie strictly between 0 and 1, got {gc_content}")
+    if not 0 <= cpg_ratio <= 1:
+        raise SeqtuneError(f"cpg_ratio must lie between 0 and 1 (the CpG observed/expected ratio), got {cpg_ratio}")
 
-    def chain(gc: float) -> np.ndarray:
+    def chain(gc: float, factor: float) -> np.ndarray:
         base = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
         transitions = np.tile(base, (4, 1))
-        transitions[1, 2] *= cpg_ratio  # C -> G
+        transitions[1, 2] *= factor  # C -> G
         return transitions / transitions.sum(axis=1, keepdims=True)
 
-    def stationary_gc(gc: float) -> float:
-        stationary = np.linalg.matrix_power(chain(gc), 256)[0]
-        return float(stationary[1] + stationary[2])
+    def stationary(transitions: np.ndarray) -> np.ndarray:
+        return np.linalg.matrix_power(transitions, 256)[0]
 
-    low, high = 1e-6, 1 - 1e-6
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if stationary_gc(middle) < gc_content else (low, middle)
-    return chain((low + high) / 2)
+    def bisect(increasing, target: float, low: float, high: float) -> float:
+        for _ in range(60):
+            middle = (low + high) / 2
+            low, high = (middle, high) if increasing(middle) < target else (low, middle)
+        return (low + high) / 2
+
+    def at_gc_content(factor: float) -> np.ndarray:
+        gc = bisect(lambda g: float(stationary(chain(g, factor))[1:3].sum()), gc_content, 1e-6, 1 - 1e-6)
+        return chain(gc, factor)
+
+    def observed_expected(factor: float) -> float:
+        transitions = at_gc_content(factor)
+        return float(transitions[1, 2] / stationary(transitions)[2])  # P(CG) / (P(C) P(G)) = P(G | C) / P(G)
+
+    if cpg_ratio in (0, 1):  # the ends need no search: no CpG at all, or no depletion
+        return at_gc_content(float(cpg_ratio))
+    return at_gc_content(bisect(observed_expected, cpg_ratio, 0.0, 1.0))
 
 
 def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator,
