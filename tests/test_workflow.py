@@ -204,8 +204,11 @@ def test_interpretation_outputs_are_sane(tiny_run):
                 & (table["measure"] == "auroc")].iloc[0]
     expected = np.mean([by_seed[("full:motifs", s)] - by_seed[("scratch", s)] for s in config["finetune"]["seeds"]])
     assert row["minus_scratch_mean"] == pytest.approx(expected, abs=1e-5)
-    # Trained models attend to the planted sites better than chance (0.5).
-    assert runs["ism_auroc"].mean() > 0.6, runs[["model", "seed", "ism_auroc"]]
+    # Pretrained, fine-tuned models attend to the planted sites better than chance (0.5; 50 sequences per run put the
+    # mean's standard error near 0.02) and better than scratch, which on 120 examples has barely learned them.
+    pretrained = runs["model"] != "scratch"
+    assert (runs.loc[pretrained, "ism_auroc"] > 0.55).all(), runs[["model", "seed", "ism_auroc"]]
+    assert runs.loc[pretrained, "ism_auroc"].mean() > runs.loc[~pretrained, "ism_auroc"].mean()
     filters = pd.DataFrame(summary["filters"])
     assert set(filters["motif_id"]) == {"MA0139.2", "MA0035.4", "MA0080.5"}
     assert filters["similarity_mean"].between(-1, 1).all()
