@@ -113,11 +113,11 @@ class _InputConv(torch.autograd.Function):
     """``conv2d(x, weight, bias, padding="same")`` on a channels-last (N, C, 1, L) CPU input that needs no gradient
     (the one-hot sequence), with the weight gradient from one GEMM over the input's unfolded windows.
 
-    oneDNN's weight-gradient kernel runs a 4-channel input at about 15% of the machine's matmul rate: it was the
+    oneDNN's weight-gradient kernel runs a 4-channel input at 11-13% of the machine's matmul rate: it was the
     largest single cost of the default CNN's training step. Windows of a channels-last input are a strided view of
     the padded input (rows of L x C, a window of k rows is k*C consecutive values), so unfolding them is one copy and
-    the gradient one (C_out, N*L) x (N*L, k*C) product, 2.4x faster (bench/cnn_throughput.py, section 6c). The forward
-    pass is the same oneDNN convolution as before; the gradient agrees with oneDNN's to float rounding.
+    the gradient one (C_out, N*L) x (N*L, k*C) product, 2.0-2.3x faster (bench/cnn_throughput.py, section 6c). The
+    forward pass is the same oneDNN convolution as before; the gradient agrees with oneDNN's to float rounding.
     """
 
     @staticmethod

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 from .errors import SeqtuneError
 from .motifs import Motif, load_motifs
@@ -39,8 +40,8 @@ def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
     Vertebrate genomes have GC around 0.41 and CpG at about a quarter of its expectation (0.25); 1 gives an
     independent (order 0) background. The chain is order 0 except that the C -> G transition is scaled by a factor
     (the C row renormalised). Scaling it lowers the GC content, and the ratio it gives is not the factor itself
-    (a factor 0.25 gives 0.355), so both are solved by bisection: the per-base GC probability for the GC content,
-    inside the factor for the ratio (the ratio grows with the factor, at a fixed GC content).
+    (a factor 0.25 gives 0.355), so both are solved numerically (scipy's brentq): the per-base GC probability for
+    the GC content, inside the factor for the ratio (the ratio grows with the factor, at a fixed GC content).
     """
     if not 0 < gc_content < 1:
         raise SeqtuneError(f"gc_content must lie strictly between 0 and 1, got {gc_content}")
@@ -56,23 +57,17 @@ def markov_transitions(gc_content: float, cpg_ratio: float) -> np.ndarray:
     def stationary(transitions: np.ndarray) -> np.ndarray:
         return np.linalg.matrix_power(transitions, 256)[0]
 
-    def bisect(increasing, target: float, low: float, high: float) -> float:
-        for _ in range(60):
-            middle = (low + high) / 2
-            low, high = (middle, high) if increasing(middle) < target else (low, middle)
-        return (low + high) / 2
-
     def at_gc_content(factor: float) -> np.ndarray:
-        gc = bisect(lambda g: float(stationary(chain(g, factor))[1:3].sum()), gc_content, 1e-6, 1 - 1e-6)
+        gc = brentq(lambda g: stationary(chain(g, factor))[1:3].sum() - gc_content, 1e-9, 1 - 1e-9, xtol=1e-15)
         return chain(gc, factor)
 
     def observed_expected(factor: float) -> float:
         transitions = at_gc_content(factor)
-        return float(transitions[1, 2] / stationary(transitions)[2])  # P(CG) / (P(C) P(G)) = P(G | C) / P(G)
+        return transitions[1, 2] / stationary(transitions)[2]  # P(CG) / (P(C) P(G)) = P(G | C) / P(G)
 
     if cpg_ratio in (0, 1):  # the ends need no search: no CpG at all, or no depletion
         return at_gc_content(float(cpg_ratio))
-    return at_gc_content(bisect(observed_expected, cpg_ratio, 0.0, 1.0))
+    return at_gc_content(brentq(lambda factor: observed_expected(factor) - cpg_ratio, 0.0, 1.0, xtol=1e-15))
 
 
 def sample_background(n: int, length: int, transitions: np.ndarray, rng: np.random.Generator,
