@@ -158,13 +158,16 @@ def _negative_control_check(runs: pd.DataFrame, summary: pd.DataFrame, pretraine
     failed = [entry for entry in per_size if entry["helps"]]
     described = "; ".join(f"at {e['train_size']}, {e['model']} {_describe(e['vs_scratch'])}" for e in per_size)
     if failed:
-        sentence = (f"The negative control '{pretrained}' (pretraining that shares nothing with the target) HELPS "
-                    f"where its gain's interval is above zero: {described}. Then part of the transfer gain is not "
-                    "specific to the target: a generic benefit of any pretrained initialisation, or a corpus that "
-                    "shares the target's motifs after all (`seqtune unrelated-motifs` lists motifs unlike them).")
+        sentence = (f"The negative control '{pretrained}' (pretraining meant to share nothing with the target's "
+                    f"labels) HELPS where its gain's interval is above zero: {described}. Then part of the transfer "
+                    "gain is not specific to the target's labels: a generic benefit of any pretrained "
+                    "initialisation, what the corpora share besides their motifs (simulated corpora share the "
+                    "background's GC content and CpG depletion), or motifs like the target's after all "
+                    "(`seqtune unrelated-motifs` lists motifs unlike them).")
     else:
-        sentence = (f"The negative control '{pretrained}' (pretraining that shares nothing with the target) does not "
-                    f"help, as it must not (best strategy against scratch, paired over seeds): {described}.")
+        sentence = (f"The negative control '{pretrained}' (pretraining meant to share nothing with the target's "
+                    f"labels) does not help, as it must not (best strategy against scratch, paired over seeds): "
+                    f"{described}.")
     return {"pretrained": pretrained, "per_train_size": per_size, "passed": not failed, "sentence": sentence}
 
 
