@@ -45,6 +45,7 @@ CASES = [
         controls={"shuffled_labels": {"enabled": True, "strategy": "full"}}),
      "controls.shuffled_labels.pretrained: '' is not a key of pretrain.models (none); with no pretrained model, use "
      "strategy: scratch"),
+    ("a typo in a data set's background", _set(["datasets", "corpus", "background"], {"cpg": 1.0}), "cpg"),
     ("split fractions leave no training data", lambda c: c["split"].update(validation_fraction=0.6, test_fraction=0.5),
      "split.validation_fraction (0.6) + split.test_fraction (0.5) must sum to less than 1"),
 ]
@@ -62,6 +63,25 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, name, edit, expected):
 def test_the_default_config_is_valid(tmp_path):
     process = snakemake(tmp_path, "--configfile", str(REPO / "config" / "config.yaml"), "-n")
     assert "simulate" in process.stdout
+
+
+def test_a_data_set_background_overrides_the_top_level_one_key_by_key(tmp_path):
+    """datasets.<name>.background: the corpus gets its own CpG ratio and keeps the top-level GC content; the target
+    keeps the top-level background."""
+    def edit(config):
+        config["background"] = {"gc_content": 0.45, "cpg_ratio": 0.25}
+        config["datasets"]["corpus"]["background"] = {"cpg_ratio": 1.0}
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    edit(config)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", "-p",
+                        "results/data/corpus/codes.npy", "results/data/target/codes.npy", check=False)
+    commands = [line for line in process.stdout.splitlines() if "seqtune simulate" in line]
+    by_dataset = {("corpus" if "/data/corpus" in line else "target"): line for line in commands}
+    assert set(by_dataset) == {"corpus", "target"}, process.stdout[-2000:] + process.stderr[-2000:]
+    assert "--gc-content=0.45" in by_dataset["corpus"] and "--cpg-ratio=1.0" in by_dataset["corpus"]
+    assert "--gc-content=0.45" in by_dataset["target"] and "--cpg-ratio=0.25" in by_dataset["target"]
 
 
 def test_predict_model_must_be_a_trained_run():

@@ -156,7 +156,7 @@ def dataset_files(name):
 def get_simulate_args(wildcards):
     """Command-line options of `seqtune simulate` for one data set, from its config entry."""
     dataset = config["datasets"][wildcards.dataset]
-    background = config["background"]
+    background = {**config["background"], **dataset.get("background", {})}
     args = {
         "task": dataset["task"],
         "n-sequences": dataset["n_sequences"],
