@@ -3,7 +3,7 @@ class everywhere are named (their threshold metrics say nothing about ranking)."
 
 import pandas as pd
 
-from seqtune.report import _leakage_section, _one_class_runs, _table
+from seqtune.report import _leakage_section, _one_class_runs, _table, read_predictions
 
 
 def test_small_numbers_are_not_shown_as_zero():
@@ -24,7 +24,7 @@ def test_runs_predicting_one_class_are_named(tmp_path):
         pd.DataFrame({"id": ["a", "b", "c"], "true_label": ["negative", "positive", "positive"],
                       "prob_negative": [1 - p for p in positive], "prob_positive": positive}).to_csv(
             path, sep="\t", index=False)
-        return path
+        return read_predictions(path)
     files = {("full:motifs", 100, 1): predictions("one", [0.6, 0.7, 0.9]),
              ("scratch", 100, 1): predictions("both", [0.2, 0.7, 0.9])}
     note = _one_class_runs(files)

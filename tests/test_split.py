@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from seqtune.errors import SeqtuneError
-from seqtune.split import stratified_split, training_subset
+from seqtune.split import interleaved_order, stratified_split, training_subset
 
 
 def test_stratified_split_keeps_class_balance_and_is_seeded():
@@ -146,17 +146,6 @@ def test_a_class_absent_from_training_is_named_with_its_split(tmp_path):
     assert "'rare' 0/1/2" in message and not (tmp_path / "manifest.tsv").exists()
 
 
-def _nested_order_before_the_class_guarantee(labels, seed):
-    """nested_order as it was before it moved each class's first example to the front."""
-    rng = np.random.default_rng(seed)
-    keys = np.empty(len(labels))
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        members = members[rng.permutation(members.size)]
-        keys[members] = (np.arange(members.size) + rng.random(members.size)) / members.size
-    return np.argsort(keys, kind="stable")
-
-
 def test_training_subsets_keep_every_class_and_stay_nested():
     labels = np.array([0] * 150 + [1] * 97 + [2])  # 'rare' (2): one training example, as in a 1/1/1 split
     positions = np.arange(1000, 1248)
@@ -165,16 +154,17 @@ def test_training_subsets_keep_every_class_and_stay_nested():
         assert 1247 in subset  # the rare class's example
         assert set(labels[np.asarray(sorted(subset)) - 1000]) == {0, 1, 2}
     assert all(small <= large for small, large in zip(subsets, subsets[1:]))
-    before = _nested_order_before_the_class_guarantee(labels, 1)
+    before = interleaved_order(labels, 1)
     assert 247 not in before[:100]  # the old draw left the rare class out of the subset of 100
 
 
 def test_training_subsets_of_well_represented_classes_are_unchanged():
+    """interleaved_order is nested_order as it was before it moved each class's first example to the front."""
     rng = np.random.default_rng(2)
     for seed in range(30):
         labels = rng.choice(3, size=300, p=[0.6, 0.3, 0.1])
         for size in (10, 60, 120, 300):
-            before = np.sort(np.arange(300)[_nested_order_before_the_class_guarantee(labels, seed)[:size]])
+            before = np.sort(np.arange(300)[interleaved_order(labels, seed)[:size]])
             if len(np.unique(labels[before])) == 3:
                 assert (training_subset(np.arange(300), labels, size, seed) == before).all()
 

@@ -177,10 +177,10 @@ def check_config(config: dict) -> None:
             )
     _check_split(config)
     _check_predict(config)
-    control, models = config["controls"]["shuffled_labels"], config["pretrain"]["models"]
-    if control["enabled"] and shuffled_control_source(config) not in {"none", *models}:
+    models, source = config["pretrain"]["models"], shuffled_control_source(config)
+    if config["controls"]["shuffled_labels"]["enabled"] and source not in {"none", *models}:
         raise SeqtuneError(
-            f"controls.shuffled_labels.pretrained: '{shuffled_control_source(config)}' is not a key of "
+            f"controls.shuffled_labels.pretrained: '{source}' is not a key of "
             f"pretrain.models ({', '.join(models) or 'none'})"
             + ("" if models else "; with no pretrained model, use strategy: scratch"))
     for dataset_name, dataset in datasets.items():

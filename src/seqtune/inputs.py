@@ -335,7 +335,7 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
         except pd.errors.ParserError as error:
-            raise SeqtuneError(f"{path}: not a well-formed {'CSV' if table_separator(path) == ',' else 'TSV'} "
+            raise SeqtuneError(f"{path}: not a well-formed {'CSV' if separator == ',' else 'TSV'} "
                                f"table ({str(error).strip()}); every row needs as many fields as the header") from None
 
 
@@ -830,14 +830,10 @@ def _apply_side_table(records: list[Record], side_labels: dict[str, str], side_s
         log.warning("%s: %d id(s) have a label but no sequence; they are ignored", table_path, unused)
 
 
-def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
-    """``id``, ``label`` [, ``chrom``, ``start``, ``end``, ``strand``] [, ``split``], after checking every record has
-    a label and a valid split."""
-    # A FASTA's labels (and splits) may come from a side table: then the table is where to fix them.
-    def where(record: Record) -> str:
-        return f"{spec.labels}, id '{record.id}'" if spec.labels else record.where()
-
-    for record in records if spec.labelled else []:
+def _check_labels(records: list[Record], spec: InputSpec, where) -> None:
+    """Every record has a label that is a class name (not empty, not a missing-value marker, not quoted); labels
+    that differ only in case get a warning. ``where(record)`` says where to fix a record."""
+    for record in records:
         missing = record.label is None or record.label == ""
         if missing or record.label in MISSING_LABELS or record.label[:1] in "\"'":
             fix = {"fasta": f"fill in its '{spec.label_column}' cell" if spec.labels else
@@ -855,14 +851,24 @@ def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
                                 "give a labels table")
             raise SeqtuneError(f"{where(record)}: {problem}; {fix}")
     by_case: dict[str, set[str]] = {}
-    for label in {record.label for record in records} if spec.labelled else ():
+    for label in {record.label for record in records}:
         by_case.setdefault(label.casefold(), set()).add(label)
     for variants in by_case.values():
         if len(variants) > 1:
             log.warning("%s: labels %s differ only in case and are different classes; make them one if they are "
                         "meant to be", spec.path or spec.files()[0][1], ", ".join(f"'{v}'" for v in sorted(variants)))
+
+
+def _labels_table(records: list[Record], spec: InputSpec) -> pd.DataFrame:
+    """``id``, ``label`` [, ``chrom``, ``start``, ``end``, ``strand``] [, ``split``], after checking every record has
+    a label and a valid split."""
+    # A FASTA's labels (and splits) may come from a side table: then the table is where to fix them.
+    def where(record: Record) -> str:
+        return f"{spec.labels}, id '{record.id}'" if spec.labels else record.where()
+
     columns = {"id": [record.id for record in records]}
     if spec.labelled:
+        _check_labels(records, spec, where)
         columns["label"] = [record.label for record in records]
     if spec.source == "bed":
         columns.update(chrom=[record.chrom for record in records], start=[record.start for record in records],

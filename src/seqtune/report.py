@@ -151,13 +151,13 @@ def _run_files(results: Path, runs: pd.DataFrame, step: str, name: str) -> dict:
     return found
 
 
-def _pooled_predictions(prediction_files: dict, size: int) -> dict:
-    """Per model: (true class indices, probabilities) pooled over seeds at one train size."""
+def _pooled_predictions(predictions: dict, size: int) -> dict:
+    """Per model: (true class indices, probabilities, classes) pooled over seeds at one train size, from
+    ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
     pooled = {}
-    for (model, train_size, _), path in sorted(prediction_files.items()):
+    for (model, train_size, _), (_, truth, probabilities, classes) in sorted(predictions.items()):
         if train_size != size:
             continue
-        _, truth, probabilities, classes = read_predictions(path)
         old = pooled.get(model)
         pooled[model] = (truth, probabilities, classes) if old is None else (
             np.concatenate([old[0], truth]), np.vstack([old[1], probabilities]), classes)
@@ -278,13 +278,13 @@ def gain_figure(gains: pd.DataFrame, metric: str):
     return figure
 
 
-def _one_class_runs(prediction_files: dict) -> str:
+def _one_class_runs(predictions: dict) -> str:
     """A note naming the runs whose every test prediction (the most probable class) is one class: their accuracy,
     balanced accuracy, F1 and MCC measure the threshold, not the ranking (AUROC and AUPRC do), so their means across
-    models are not comparable. A model stopped at an early epoch can rank well and still sit on one side of 0.5."""
+    models are not comparable. A model stopped at an early epoch can rank well and still sit on one side of 0.5.
+    ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
     flagged = []
-    for (model, size, seed), path in sorted(prediction_files.items()):
-        _, _, probabilities, classes = read_predictions(path)
+    for (model, size, seed), (_, _, probabilities, classes) in sorted(predictions.items()):
         predicted = np.unique(probabilities.argmax(axis=1))
         if len(classes) > 1 and predicted.size == 1:
             flagged.append(f"{model} at {size} (seed {seed}): all '{classes[predicted[0]]}'")
@@ -344,7 +344,9 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
         Path(tmp).write_bytes(_figure_to_bytes(figure, "svg"))
     learning = _img(figure, "learning curves")
 
-    predictions = _run_files(results, runs, "evaluate", "predictions.tsv")
+    # Each run's predictions, read once for the per-size figures and the one-class note.
+    predictions = {run: read_predictions(path) for run, path in _run_files(results, runs, "evaluate",
+                                                                             "predictions.tsv").items()}
     histories = _run_files(results, runs, "finetune", "history.tsv")
     per_size = []
     calibration_tables = []

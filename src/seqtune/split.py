@@ -93,23 +93,29 @@ def stratification_key(labels: pd.DataFrame) -> pd.Series:
     return labels[label_columns].sum(axis=1).clip(upper=3).astype(str)
 
 
-def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
-    """An ordering of training examples whose every prefix is (close to) class-balanced like the whole.
-
-    The first n examples of this order form the training subset of size n, so subsets are nested: the 100 are inside
-    the 300. Each class is shuffled and its members get evenly spaced keys in (0, 1) with random jitter; sorting by key
-    interleaves the classes in proportion. The first example of each class is then moved to the front (in the same
-    order), so every prefix of at least as many examples as there are classes holds every class. A prefix that held
-    every class already holds the same examples as before the move (in another order), so the subsets of data whose
-    classes are all well represented do not change.
-    """
+def interleaved_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """An ordering of examples whose every prefix is (close to) class-balanced like the whole: each class is shuffled
+    and its members get evenly spaced keys in (0, 1) with random jitter; sorting by key interleaves the classes in
+    proportion. A rare class may first appear late."""
     rng = np.random.default_rng(seed)
     keys = np.empty(len(labels))
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         members = members[rng.permutation(members.size)]
         keys[members] = (np.arange(members.size) + rng.random(members.size)) / members.size
-    order = np.argsort(keys, kind="stable")
+    return np.argsort(keys, kind="stable")
+
+
+def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """The order training subsets are taken in: the first n examples form the subset of size n, so subsets are
+    nested (the 100 are inside the 300) and class-balanced (:func:`interleaved_order`).
+
+    The first example of each class is moved to the front (in the same order), so every prefix of at least as many
+    examples as there are classes holds every class. A prefix that held every class already holds the same examples
+    as before the move (in another order), so the subsets of data whose classes are all well represented do not
+    change.
+    """
+    order = interleaved_order(labels, seed)
     first = np.sort(np.unique(np.asarray(labels)[order], return_index=True)[1])  # where each class first appears
     rest = np.ones(order.size, dtype=bool)
     rest[first] = False

@@ -161,8 +161,8 @@ def _negative_control_check(runs: pd.DataFrame, summary: pd.DataFrame, pretraine
         sentence = (f"The negative control '{pretrained}' (pretraining meant to share nothing with the target's "
                     f"labels) HELPS where its gain's interval is above zero: {described}. Then part of the transfer "
                     "gain is not specific to the target's labels: a generic benefit of any pretrained "
-                    "initialisation, what the corpora share besides their motifs (simulated corpora share the "
-                    "background's GC content and CpG depletion), or motifs like the target's after all "
+                    "initialisation, what the corpora share besides their motifs (simulated corpora share the top-level "
+                    "background unless a data set sets its own), or motifs like the target's after all "
                     "(`seqtune unrelated-motifs` lists motifs unlike them).")
     else:
         sentence = (f"The negative control '{pretrained}' (pretraining meant to share nothing with the target's "
