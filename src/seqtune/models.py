@@ -160,9 +160,9 @@ class _GlobalMax(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         x, values = ctx.saved_tensors
-        is_max = x == values.unsqueeze(2)
-        share = grad.unsqueeze(2) / is_max.sum(dim=2, keepdim=True)
-        return torch.where(is_max, share, 0.0)
+        # The comparison written straight into floats: a boolean mask costs a cast to int64 to count and a where.
+        is_max = torch.eq(x, values.unsqueeze(2), out=torch.empty_like(x))
+        return is_max.mul_(grad.unsqueeze(2) / is_max.sum(dim=2, keepdim=True))
 
 
 class PositionalBackbone(nn.Module):
