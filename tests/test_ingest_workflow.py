@@ -152,6 +152,13 @@ def test_predictions_for_new_intervals(bed_run):
     predictions = pd.read_csv(bed_run / "results" / "predict" / "new.tsv", sep="\t")
     assert predictions["id"].tolist() == ["q1", "q2"]
     assert np.allclose(predictions[["prob_bound", "prob_unbound"]].sum(axis=1), 1, atol=1e-5)
+    # predicted_label follows the decision threshold chosen when the predicting model (predict.model's default:
+    # motifs/full at the largest size, first seed) was evaluated
+    evaluation = json.loads((bed_run / "results" / "evaluate" / "motifs" / "full" / "n40" / "seed1" /
+                             "metrics.json").read_text())
+    threshold, positive = evaluation["decision"]["threshold"], evaluation["classes"][1]
+    expected = [positive if p >= threshold else evaluation["classes"][0] for p in predictions[f"prob_{positive}"]]
+    assert predictions["predicted_label"].tolist() == expected
 
 
 def test_leakage_policy_fail_stops_the_run_and_leaves_no_report(bed_run):

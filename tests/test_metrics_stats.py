@@ -20,6 +20,40 @@ def test_binary_metrics_match_scikit_learn():
     assert np.array(result["confusion_matrix"]).sum() == 200
 
 
+def test_the_validation_threshold_maximises_balanced_accuracy_and_separates_like_the_optimum():
+    """A model that ranks perfectly but puts every probability above 0.5 (as one stopped early can): argmax calls
+    everything positive, the cut chosen on validation examples recovers the ranking, and it lies halfway between
+    the scores it separates."""
+    from seqtune.metrics import choose_threshold, decide, decision_rule
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p1 = np.array([0.55, 0.60, 0.62, 0.70, 0.80, 0.90])
+    probabilities = np.column_stack([1 - p1, p1])
+    assert decide(probabilities).tolist() == [1] * 6
+    chosen = choose_threshold(y, probabilities)
+    assert chosen["threshold"] == pytest.approx((0.62 + 0.70) / 2)
+    assert chosen["validation_balanced_accuracy"] == 1.0 and chosen["validation_balanced_accuracy_at_0.5"] == 0.5
+    assert decide(probabilities, chosen["threshold"]).tolist() == y.tolist()
+    # Brute force over every cut between sorted scores: none gives a higher balanced accuracy.
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    p1 = np.clip(0.6 + 0.15 * y + rng.normal(0, 0.12, 300), 0, 1)
+    probabilities = np.column_stack([1 - p1, p1])
+    chosen = choose_threshold(y, probabilities)
+    cuts = np.unique(p1)
+    best = max(classification_metrics(y, probabilities, 2, cut)["balanced_accuracy"] for cut in cuts)
+    assert classification_metrics(y, probabilities, 2, chosen["threshold"])["balanced_accuracy"] == pytest.approx(best)
+    assert chosen["validation_balanced_accuracy"] == pytest.approx(best)
+    assert best > chosen["validation_balanced_accuracy_at_0.5"]
+    # A ranking no better than chance on validation keeps 0.5; argmax and multi-class targets have no threshold.
+    reversed_ = choose_threshold(np.array([1, 1, 0, 0]), np.column_stack([1 - np.arange(4) / 4, np.arange(4) / 4]))
+    assert reversed_["threshold"] == 0.5 and "no cut beats chance" in reversed_["note"]
+    assert decision_rule("argmax", y, probabilities) == {"rule": "argmax", "threshold": None}
+    assert decision_rule("validation", y % 3, np.full((300, 3), 1 / 3))["threshold"] is None
+    with pytest.raises(ValueError, match="not one of validation, argmax"):
+        decision_rule("youden", y, probabilities)
+
+
 def test_multiclass_metrics_are_one_vs_rest_macro():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 300)
@@ -105,6 +139,12 @@ def test_resampled_confusion_metrics_equal_scikit_learn_on_every_resample(n_clas
         fast = metric_on_resamples(y, probabilities, indices, metric)
         slow = [classification_metrics(y[row], probabilities[row], n_classes)[metric] for row in indices]
         assert fast == pytest.approx(slow, abs=1e-12), metric
+    if n_classes == 2:  # at a decision threshold: the run's own predicted classes
+        predicted = (probabilities[:, 1] >= 0.3).astype(int)
+        for metric in ("accuracy", "balanced_accuracy", "f1_macro", "mcc"):
+            fast = metric_on_resamples(y, probabilities, indices, metric, predicted)
+            slow = [classification_metrics(y[row], probabilities[row], 2, 0.3)[metric] for row in indices]
+            assert fast == pytest.approx(slow, abs=1e-12), metric
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 4])

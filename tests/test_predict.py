@@ -135,3 +135,37 @@ def test_gzipped_output_standard_output_and_a_folder(tmp_path, weights, capsys):
     with pytest.raises(SeqtuneError, match="folder: is a folder; give a file name"):
         predict_file(weights, spec, tmp_path / "folder", device="cpu")
     assert list((tmp_path / "folder").iterdir()) == []
+
+
+def test_the_decision_threshold_of_the_models_evaluation(tmp_path):
+    """--decision-from: a binary model's predicted_label uses the cut its evaluation chose on the validation split;
+    a metrics.json of another model, or one without a decision, is refused by name."""
+    import json
+
+    torch.manual_seed(1)
+    model = SequenceModel(ModelSpec(length=LENGTH, channels=8, n_blocks=1, first_kernel_size=5), 2)
+    weights = tmp_path / "binary.safetensors"
+    save_model(model, weights, {"classes": ["negative", "positive"], "length": LENGTH, "task": "binary",
+                                "validation": {"best_epoch": 1}})
+    fasta = tmp_path / "new.fa"
+    fasta.write_text("".join(f">s{i}\n{random_dna(LENGTH)}\n" for i in range(40)))
+    spec = {"source": "fasta", "path": str(fasta)}
+    plain = tmp_path / "plain.tsv"
+    predict_file(weights, spec, plain)
+    probabilities = pd.read_csv(plain, sep="\t")["prob_positive"].to_numpy()
+    threshold = float(np.median(probabilities))  # half the records on each side, whatever argmax says
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"classes": ["negative", "positive"],
+                                   "decision": {"rule": "validation", "threshold": threshold}}))
+    tuned = tmp_path / "tuned.tsv"
+    predict_file(weights, spec, tuned, decision_from=metrics)
+    labels = pd.read_csv(tuned, sep="\t")["predicted_label"].to_numpy()
+    assert (labels == np.where(probabilities >= threshold, "positive", "negative")).all()
+    assert (labels == "positive").sum() == 20
+    metrics.write_text(json.dumps({"classes": ["bound", "unbound"], "decision": {"threshold": 0.5}}))
+    with pytest.raises(SeqtuneError, match="not the model's"):
+        predict_file(weights, spec, tmp_path / "refused.tsv", decision_from=metrics)
+    metrics.write_text(json.dumps({"classes": ["negative", "positive"]}))
+    with pytest.raises(SeqtuneError, match="no 'decision' entry"):
+        predict_file(weights, spec, tmp_path / "refused.tsv", decision_from=metrics)
+    assert not (tmp_path / "refused.tsv").exists()

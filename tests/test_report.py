@@ -19,9 +19,10 @@ def test_leakage_fractions_keep_their_digits(tmp_path):
 
 
 def test_runs_predicting_one_class_are_named(tmp_path):
-    def predictions(name, positive):
+    def predictions(name, positive, threshold=0.5):
         path = tmp_path / f"{name}.tsv"
         pd.DataFrame({"id": ["a", "b", "c"], "true_label": ["negative", "positive", "positive"],
+                      "predicted_label": ["positive" if p >= threshold else "negative" for p in positive],
                       "prob_negative": [1 - p for p in positive], "prob_positive": positive}).to_csv(
             path, sep="\t", index=False)
         return read_predictions(path)
@@ -31,3 +32,7 @@ def test_runs_predicting_one_class_are_named(tmp_path):
     assert "1 run(s) predict one class" in note and "full:motifs at 100 (seed 1): all &#x27;positive&#x27;" in note
     assert "scratch" not in note
     assert _one_class_runs({("scratch", 100, 1): files[("scratch", 100, 1)]}) == ""
+    # The note reads the run's decisions (predicted_label, at its decision threshold), not the most probable class.
+    tuned = predictions("tuned", [0.6, 0.7, 0.9], threshold=0.65)
+    assert list(tuned[4]) == [0, 1, 1]
+    assert _one_class_runs({("full:motifs", 100, 1): tuned}) == ""

@@ -62,8 +62,16 @@ def test_predictions_cover_the_whole_test_split(tiny_run):
         assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
         # The file holds the scores the metrics were computed from (6 digits used to make ties: AUROC off by 5e-4).
         truth = (predictions["true_label"] == "positive").to_numpy()
-        recorded = json.loads(path.with_name("metrics.json").read_text())["auroc"]
-        assert roc_auc_score(truth, probabilities[:, 1]) == pytest.approx(recorded, abs=1e-9), path
+        recorded = json.loads(path.with_name("metrics.json").read_text())
+        assert roc_auc_score(truth, probabilities[:, 1]) == pytest.approx(recorded["auroc"], abs=1e-9), path
+        # predicted_label, and the accuracy and MCC computed from it, follow the cut chosen on the validation split
+        decision = recorded["decision"]
+        assert decision["rule"] == "validation" and 0 < decision["threshold"] < 1, path
+        assert decision["validation_balanced_accuracy"] >= decision["validation_balanced_accuracy_at_0.5"], path
+        predicted = (predictions["predicted_label"] == "positive").to_numpy()
+        clear = np.abs(probabilities[:, 1] - decision["threshold"]) > 1e-6  # the file's probabilities are rounded
+        assert np.array_equal(predicted[clear], probabilities[clear, 1] >= decision["threshold"]), path
+        assert recorded["accuracy"] == pytest.approx((predicted == truth).mean()), path
 
 
 def test_the_head_was_replaced_and_the_backbone_transferred(tiny_run):
@@ -139,6 +147,9 @@ RERUNS = [
      {"finetune": 8, "evaluate": 8, "baseline": 4, "aggregate": 1, "report": 1}),
     ("baselines.kmer_k", _bump(["baselines", "kmer_k"], lambda v: 4),
      {"baseline": 4, "aggregate": 1, "report": 1}),
+    # The decision rule is applied at evaluation: every model is scored again, none is retrained.
+    ("evaluation.decision_threshold", _bump(["evaluation", "decision_threshold"], lambda v: "argmax"),
+     {"evaluate": 16, "baseline": 8, "aggregate": 1, "report": 1}),
     # A prediction input applies a trained model; it reruns nothing of the study (results/config.yaml leaves the
     # predict section out: it used to rerun the config snapshot, aggregate, every model card and the report).
     ("a new predict input", _bump(["predict", "inputs"], lambda v: {

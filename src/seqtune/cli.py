@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from .config import DECISION_RULES
 from .errors import SeqtuneError
 
 log = logging.getLogger("seqtune")
@@ -154,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}, copied into "
                    "metrics.json")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    p.add_argument("--decision-threshold", choices=DECISION_RULES, default="validation",
+                   help="binary targets: 'validation' predicts the positive class above the cut that maximises "
+                   "balanced accuracy on the validation split; 'argmax' the most probable class (default: "
+                   "validation)")
     _add_compute(p)
 
     p = steps.add_parser("baseline", help="fit a logistic-regression baseline and score it on the test split")
@@ -167,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--decision-threshold", choices=DECISION_RULES, default="validation",
+                   help="as for seqtune evaluate (default: validation)")
 
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
     p.add_argument("metrics_files", nargs="+")
@@ -254,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True,
                    help="output TSV: id, predicted_label, prob_<class>... (.gz: gzipped; -: standard output)")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    p.add_argument("--decision-from", metavar="METRICS_JSON",
+                   help="the metrics.json of this model's evaluation: predicted_label uses the decision threshold "
+                   "chosen there on the validation split (default: the most probable class)")
     p.add_argument("--batch-size", type=int, default=512)
     _add_compute(p)
     return parser
@@ -278,7 +288,7 @@ def run(args: argparse.Namespace) -> None:
                          args.policy, args.near_k, args.near_threshold, args.seed)
     elif step == "predict":
         pipeline.predict(args.weights, args.input_spec, args.output, args.batch_size, args.rc_average,
-                         args.threads, args.gpus)
+                         args.threads, args.gpus, args.decision_from)
     elif step == "pretrain":
         from . import distributed
 
@@ -300,10 +310,10 @@ def run(args: argparse.Namespace) -> None:
                           args.shuffle_labels, args.threads, args.gpus)
     elif step == "evaluate":
         pipeline.evaluate(args.codes, args.manifest, args.weights, args.predictions, args.metrics, args.run,
-                          args.rc_average, args.threads, args.gpus)
+                          args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold)
     elif step == "baseline":
         pipeline.baseline(args.codes, args.manifest, args.predictions, args.metrics, args.kind, args.train_size,
-                          args.seed, args.run, args.k)
+                          args.seed, args.run, args.k, args.decision_threshold)
     elif step == "aggregate":
         from . import report
 

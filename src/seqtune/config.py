@@ -13,6 +13,7 @@ from .errors import SeqtuneError
 
 DEEP_STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
 FILE_SOURCES = ("fasta", "tsv", "bed")
+DECISION_RULES = ("validation", "argmax")  # evaluation.decision_threshold (seqtune.metrics.decision_rule)
 
 
 def schema_problems(config: dict, schema_path: str) -> list[str]:

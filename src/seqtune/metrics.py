@@ -7,19 +7,69 @@ import warnings
 import numpy as np
 from sklearn import metrics as skm
 
+from .config import DECISION_RULES
+
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc", "auprc")
 CONFUSION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "mcc")  # functions of the confusion matrix
 
 
-def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> dict:
+def decide(probabilities: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Predicted class indices (N,): the most probable class, or for a binary target with a ``threshold`` the
+    positive class (index 1) where its probability is at least the threshold."""
+    if threshold is None:
+        return probabilities.argmax(axis=1)
+    return (probabilities[:, 1] >= threshold).astype(np.int64)
+
+
+def choose_threshold(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    """The decision rule for a binary target, chosen on held-out (validation) examples: the cut on the positive
+    class's probability that maximises balanced accuracy (Youden's J = TPR - FPR, from scikit-learn's ROC curve).
+
+    The most probable class (a cut at 0.5) suits a model whose probabilities are calibrated to the test set's class
+    balance; a model stopped early, or trained on 100 examples, can rank well and still put every test sequence on
+    one side of 0.5 (README). The cut is placed halfway between the chosen score and the next lower one, so the
+    validation examples are classified as at the optimum; among tied optima the highest cut is kept. Where no cut
+    beats chance on validation (J <= 0), the rule stays at 0.5. Returns ``rule``, ``threshold`` and the validation
+    balanced accuracy at the chosen cut and at 0.5."""
+    y_true = np.asarray(y_true)
+    scores = probabilities[:, 1]
+    false_positive, true_positive, cuts = skm.roc_curve(y_true, scores, drop_intermediate=False)
+    youden = true_positive - false_positive
+    best = int(np.argmax(youden))  # the first maximum: the highest cut among ties
+    at_half = float(skm.balanced_accuracy_score(y_true, decide(probabilities, 0.5)))
+    if youden[best] <= 0:
+        return {"rule": "validation", "threshold": 0.5, "validation_balanced_accuracy": at_half,
+                "validation_balanced_accuracy_at_0.5": at_half, "note": "no cut beats chance on validation; 0.5 kept"}
+    threshold = float((cuts[best] + cuts[best + 1]) / 2 if best + 1 < cuts.size else cuts[best])
+    return {"rule": "validation", "threshold": threshold,
+            "validation_balanced_accuracy": float(skm.balanced_accuracy_score(y_true, decide(probabilities,
+                                                                                             threshold))),
+            "validation_balanced_accuracy_at_0.5": at_half}
+
+
+def decision_rule(rule: str, y_validation: np.ndarray, validation_probabilities: np.ndarray) -> dict:
+    """``evaluation.decision_threshold``: ``validation`` (see :func:`choose_threshold`; binary targets) or ``argmax``
+    (the most probable class; the only rule for more than two classes)."""
+    if rule not in DECISION_RULES:
+        raise ValueError(f"decision threshold rule '{rule}' is not one of {', '.join(DECISION_RULES)}")
+    if rule == "validation" and validation_probabilities.shape[1] == 2:
+        if np.unique(y_validation).size < 2:
+            return {"rule": "argmax", "threshold": None, "note": "one class in the validation split; argmax kept"}
+        return choose_threshold(y_validation, validation_probabilities)
+    return {"rule": "argmax", "threshold": None}
+
+
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int,
+                           threshold: float | None = None) -> dict:
     """Metrics for single-label predictions.
 
     ``y_true``: class indices (N,); ``probabilities``: (N, K). AUROC and AUPRC are one-vs-rest macro averages when
-    K > 2 and use the positive class (index 1) when K = 2. A metric that cannot be computed (a class missing from
-    the test set) is NaN rather than a crash.
+    K > 2 and use the positive class (index 1) when K = 2. Accuracy, balanced accuracy, F1 and MCC score the
+    classes :func:`decide` predicts (at ``threshold`` when given). A metric that cannot be computed (a class missing
+    from the test set) is NaN rather than a crash.
     """
     y_true = np.asarray(y_true)
-    predicted = probabilities.argmax(axis=1)
+    predicted = decide(probabilities, threshold)
     result = {name: classification_metric(name, y_true, probabilities, n_classes, predicted) for name in METRIC_NAMES}
     result["confusion_matrix"] = skm.confusion_matrix(y_true, predicted, labels=np.arange(n_classes)).tolist()
     return result
@@ -28,7 +78,7 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, n_clas
 def classification_metric(name: str, y_true: np.ndarray, probabilities: np.ndarray, n_classes: int,
                           predicted: np.ndarray | None = None) -> float:
     """One of ``METRIC_NAMES``, as ``classification_metrics`` computes it (one metric alone: bootstrap resamples)."""
-    predicted = probabilities.argmax(axis=1) if predicted is None else predicted
+    predicted = decide(probabilities) if predicted is None else predicted
     labels = np.arange(n_classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -150,6 +150,7 @@ def build_card(sidecar: dict, run_metrics: dict, metrics: dict, data: dict, spli
         "evaluation": {"split": "test", "n_test": run_metrics.get("n_test"),
                        "primary_metric": metrics.get("primary_metric"), "this_run": test,
                        "confusion_matrix": run_metrics.get("confusion_matrix"),
+                       "decision": run_metrics.get("decision"),
                        "same_model_and_size_over_seeds": _over_seeds(metrics, model, train_size),
                        "gain_over_scratch": _gain(metrics, model, train_size)},
         "interpretation": None if interpretation is None else {

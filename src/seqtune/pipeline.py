@@ -421,8 +421,11 @@ def _check_classes(data, targets, parts, manifest) -> None:
 
 # ------------------------------------------------------------------------------------------------------- evaluation
 def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics: str, run: dict,
-             rc_average: bool = False, threads: int = 1, gpus: int = 0, batch_size: int = 512) -> None:
-    """Score a fine-tuned model on the test split: predictions TSV and metrics JSON."""
+             rc_average: bool = False, threads: int = 1, gpus: int = 0, batch_size: int = 512,
+             decision_threshold: str = "validation") -> None:
+    """Score a fine-tuned model on the test split: predictions TSV and metrics JSON. The decision rule
+    (``decision_threshold``, see :func:`seqtune.metrics.decision_rule`) is chosen on the validation split, predicted
+    as the test split is (``rc_average`` alike)."""
     import torch
 
     from .train import configure_torch, prediction_module, predict_proba, select_device
@@ -435,44 +438,55 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
     if list(sidecar["classes"]) != data.classes:
         raise SeqtuneError(f"{weights}: model classes {sidecar['classes']} differ from the data's {data.classes}")
     assignment = read_manifest(manifest, data)
-    test = np.flatnonzero(assignment == "test")
     model.to(device)
-    test_codes = torch.from_numpy(np.ascontiguousarray(data.codes[test])).to(device)
-    probabilities = predict_proba(prediction_module(model, sidecar.get("training", {})), test_codes, False,
-                                  batch_size, rc_average=rc_average)
-    write_predictions_and_metrics(data, test, probabilities, predictions, metrics, {
+    module = prediction_module(model, sidecar.get("training", {}))
+    probabilities = {}
+    for part in ("validation", "test"):
+        part_codes = torch.from_numpy(np.ascontiguousarray(data.codes[assignment == part])).to(device)
+        probabilities[part] = predict_proba(module, part_codes, False, batch_size, rc_average=rc_average)
+    write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
         **run, "best_epoch": sidecar["validation"]["best_epoch"],
         "provenance": provenance({"codes": codes, "manifest": manifest, "weights": weights},
-                                 {"step": "evaluate", "run": run, "rc_average": rc_average},
-                                 {"seed": int(run.get("seed", 0))}, device)})
+                                 {"step": "evaluate", "run": run, "rc_average": rc_average,
+                                  "decision_threshold": decision_threshold},
+                                 {"seed": int(run.get("seed", 0))}, device)}, decision_threshold)
 
 
-def write_predictions_and_metrics(data, test: np.ndarray, probabilities: np.ndarray, predictions: str, metrics: str,
-                                  run: dict) -> dict:
-    """The one place test predictions become ``predictions.tsv`` and ``metrics.json`` (models and baselines alike)."""
-    from .metrics import classification_metrics
+def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: dict, predictions: str, metrics: str,
+                                  run: dict, decision_threshold: str = "validation") -> dict:
+    """The one place test predictions become ``predictions.tsv`` and ``metrics.json`` (models and baselines alike).
 
-    targets = data.targets()[test]
+    ``probabilities``: ``validation`` and ``test`` (N, K) in the manifest's order (``assignment``). The decision rule
+    is chosen on the validation probabilities (:func:`seqtune.metrics.decision_rule`), recorded in metrics.json as
+    ``decision``, and gives the test split's ``predicted_label`` and its accuracy, balanced accuracy, F1 and MCC."""
+    from .metrics import classification_metrics, decide, decision_rule
+
+    targets = data.targets()
+    test = np.flatnonzero(assignment == "test")
     classes = data.classes
-    frame = pd.DataFrame({"id": data.ids[test], "true_label": np.asarray(classes)[targets],
-                          "predicted_label": np.asarray(classes)[probabilities.argmax(axis=1)]})
+    decision = decision_rule(decision_threshold, targets[assignment == "validation"], probabilities["validation"])
+    test_probabilities = probabilities["test"]
+    frame = pd.DataFrame({"id": data.ids[test], "true_label": np.asarray(classes)[targets[test]],
+                          "predicted_label": np.asarray(classes)[decide(test_probabilities, decision["threshold"])]})
     for index, label in enumerate(classes):
-        frame[f"prob_{label}"] = probabilities[:, index]
+        frame[f"prob_{label}"] = test_probabilities[:, index]
     write_tsv(predictions, frame, PROBABILITY_FORMAT)
-    scores = classification_metrics(targets, probabilities, len(classes))
+    scores = classification_metrics(targets[test], test_probabilities, len(classes), decision["threshold"])
     run = dict(run)
     trace = run.pop("provenance", None)  # last in the file, after the scores
-    result = {**run, "n_test": int(test.size), "classes": classes, **scores}
+    result = {**run, "n_test": int(test.size), "classes": classes, **scores, "decision": decision}
     if trace is not None:
         result["provenance"] = trace
     write_json(metrics, result)
+    log.info("decision rule: %s", decision)
     log.info("test: %s", {k: round(v, 4) for k, v in scores.items() if isinstance(v, float)})
     return result
 
 
 def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: str, train_size: int, seed: int,
-             run: dict, k: int = 3) -> None:
-    """Fit a scikit-learn baseline on the same training subset a deep run would use, and score it on the test split."""
+             run: dict, k: int = 3, decision_threshold: str = "validation") -> None:
+    """Fit a scikit-learn baseline on the same training subset a deep run would use, and score it on the test split
+    (with the decision rule the deep runs use, chosen on the validation split)."""
     from .baselines import BASELINES, features, fit_logistic
     from .split import training_subset
     from .seeds import derive_seed
@@ -491,19 +505,21 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
                                     seed, source=f"training subset of {train_size} from {manifest}",
                                     names=data.classes)
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)
-    probabilities = np.zeros((parts["test"].size, len(data.classes)))
-    probabilities[:, model.classes_] = model.predict_proba(x["test"])
-    write_predictions_and_metrics(data, parts["test"], probabilities, predictions, metrics, {
+    probabilities = {}
+    for part in ("validation", "test"):
+        probabilities[part] = np.zeros((parts[part].size, len(data.classes)))
+        probabilities[part][:, model.classes_] = model.predict_proba(x[part])
+    write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
         **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None,
         "provenance": provenance({"codes": codes, "manifest": manifest},
                                  {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
-                                  "train_size": train_size, "run": run},
-                                 {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")})
+                                  "train_size": train_size, "run": run, "decision_threshold": decision_threshold},
+                                 {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")}, decision_threshold)
 
 
 # ---------------------------------------------------------------------------------------------------------- predict
 def predict(weights: str, input_spec: dict, output: str, batch_size: int = 512, rc_average: bool = False,
-            threads: int = 1, gpus: int = 0) -> int:
+            threads: int = 1, gpus: int = 0, decision_from: str | None = None) -> int:
     """Predict every record of a FASTA, TSV/CSV or BED + genome input with a fine-tuned model (see
     :func:`seqtune.predict.predict_file`); one TSV row per record, in input order."""
     from .predict import predict_file
@@ -513,4 +529,4 @@ def predict(weights: str, input_spec: dict, output: str, batch_size: int = 512, 
         raise SeqtuneError(f"--batch-size {batch_size} must be at least 1")
     configure_torch(threads, 0)
     return predict_file(weights, input_spec, output, batch_size=batch_size, rc_average=rc_average,
-                        device=select_device(gpus))
+                        device=select_device(gpus), decision_from=decision_from)

@@ -14,6 +14,7 @@ import pandas as pd
 from .errors import SeqtuneError
 from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome
 from .io import PROBABILITY_FORMAT, atomic_open
+from .metrics import decide
 
 log = logging.getLogger("seqtune")
 
@@ -26,11 +27,13 @@ def _choose_device(device):
     return torch.device(device)
 
 
-def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str], multilabel: bool) -> pd.DataFrame:
+def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str], multilabel: bool,
+                    threshold: float | None = None) -> pd.DataFrame:
     """The output table of one chunk: ``id``, ``predicted_label``, ``prob_<class>`` per class.
 
-    ``predicted_label`` is the most probable class, or for multi-label models the classes with probability >= 0.5
-    joined by ``;`` (empty when none is).
+    ``predicted_label`` is the most probable class (for a binary model with a ``threshold``: the second class where
+    its probability is at least the threshold, see :func:`seqtune.metrics.decide`), or for multi-label models the
+    classes with probability >= 0.5 joined by ``;`` (empty when none is).
 
     Parameters
     ----------
@@ -40,7 +43,7 @@ def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str
     if multilabel:
         predicted = [";".join(class_names[row >= 0.5]) for row in probabilities]
     else:
-        predicted = class_names[probabilities.argmax(axis=1)]
+        predicted = class_names[decide(probabilities, threshold)]
     frame = pd.DataFrame({"id": ids, "predicted_label": predicted})
     for index, name in enumerate(classes):
         frame[f"prob_{name}"] = probabilities[:, index]
@@ -48,7 +51,8 @@ def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str
 
 
 def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str | os.PathLike, batch_size: int = 512,
-                 rc_average: bool = False, device=None, chunk_size: int = CHUNK_SIZE) -> int:
+                 rc_average: bool = False, device=None, chunk_size: int = CHUNK_SIZE,
+                 decision_from: str | os.PathLike | None = None) -> int:
     """Predict every record of an input file with a saved model, writing one TSV row per record in input order.
 
     The input is read record by record and encoded ``chunk_size`` records at a time into uint8 codes (n, L) (never
@@ -73,6 +77,9 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
         Average the model's outputs over both strands.
     device : str or torch.device, optional
         ``None`` chooses CUDA when available, else the CPU.
+    decision_from : path, optional
+        The ``metrics.json`` of this model's evaluation: its ``decision`` (the threshold chosen on the validation
+        split) gives ``predicted_label``. Without it, the most probable class.
 
     Returns
     -------
@@ -95,6 +102,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
         raise SeqtuneError(f"{weights}: the sidecar lists {len(classes)} classes but the model has "
                            f"{model.n_outputs} outputs; the sidecar belongs to another model")
     multilabel = sidecar.get("task") == "multilabel"
+    threshold = decision_threshold(decision_from, classes) if decision_from else None
     spec = InputSpec.from_dict(input_spec, need_labels=False, where="prediction input")
     device = _choose_device(device)
     model.to(device)
@@ -108,10 +116,32 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
         for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
             codes = torch.from_numpy(chunk.codes).to(device)
             probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
-            frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel)
+            frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel,
+                                    threshold)
             frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format=PROBABILITY_FORMAT,
                          lineterminator="\n")
             n_records += len(frame)
     log.info("predicted %d records from %s with %s in %.1f s", n_records, spec.path or spec.paths, weights,
              time.perf_counter() - started)
     return n_records
+
+
+def decision_threshold(metrics_json: str | os.PathLike, classes: list[str]) -> float | None:
+    """The decision threshold an evaluation chose (``decision.threshold`` of its metrics.json; ``None``: the most
+    probable class), checked against the model's classes."""
+    import json
+
+    try:
+        with open(metrics_json) as handle:
+            metrics = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise SeqtuneError(f"{metrics_json}: cannot read the evaluation's metrics ({error}); pass the metrics.json "
+                           "that seqtune evaluate wrote for this model") from None
+    decision = metrics.get("decision")
+    if not isinstance(decision, dict) or "threshold" not in decision:
+        raise SeqtuneError(f"{metrics_json}: no 'decision' entry; it was written by an older seqtune, rerun "
+                           "seqtune evaluate for this model")
+    if [str(name) for name in metrics.get("classes", [])] != classes:
+        raise SeqtuneError(f"{metrics_json}: its classes {metrics.get('classes')} are not the model's {classes}; "
+                           "pass the metrics.json of this model's own evaluation")
+    return decision["threshold"]

@@ -61,27 +61,29 @@ def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
     must be scored on the same test examples in the same order, or the paired bootstrap would be meaningless."""
     result, reference_ids, reference_path = {}, None, None
     for path, record in zip(metrics_files, records):
-        ids, truth, probabilities, _ = read_predictions(Path(path).with_name("predictions.tsv"),
-                                                        [str(c) for c in record["classes"]])
+        ids, truth, probabilities, _, predicted = read_predictions(Path(path).with_name("predictions.tsv"),
+                                                                   [str(c) for c in record["classes"]])
         if reference_ids is None:
             reference_ids, reference_path = ids, path
         elif not np.array_equal(ids, reference_ids):
             raise SeqtuneError(f"{path}: its test examples differ from those of {reference_path}; every run of a "
                                "study must be scored on the same test split (rerun the study from one split)")
         model = run_label(record["pretrained"], record["strategy"])
-        result[(model, int(record["train_size"]), int(record["seed"]))] = (truth, probabilities)
+        result[(model, int(record["train_size"]), int(record["seed"]))] = (truth, probabilities, predicted)
     return result
 
 
-def read_predictions(path, classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(ids, true class indices, probabilities (N, K), classes) from an evaluation's predictions.tsv; ``classes``
-    defaults to the order of its ``prob_<class>`` columns."""
-    frame = read_tsv(path, dtype={"id": str})
+def read_predictions(path, classes: list[str] | None = None) -> tuple:
+    """(ids, true class indices, probabilities (N, K), classes, predicted class indices) from an evaluation's
+    predictions.tsv; ``classes`` defaults to the order of its ``prob_<class>`` columns. The predicted classes are
+    the run's decisions (at its decision threshold), not recomputed from the probabilities."""
+    frame = read_tsv(path, dtype={"id": str, "true_label": str, "predicted_label": str})
     if classes is None:
         classes = [column[5:] for column in frame.columns if column.startswith("prob_")]
-    truth = pd.Categorical(frame["true_label"].astype(str), categories=classes).codes.astype(np.int64)
+    truth = pd.Categorical(frame["true_label"], categories=classes).codes.astype(np.int64)
+    predicted = pd.Categorical(frame["predicted_label"], categories=classes).codes.astype(np.int64)
     probabilities = frame[[f"prob_{c}" for c in classes]].to_numpy(dtype=float)
-    return frame["id"].to_numpy(), truth, probabilities, classes
+    return frame["id"].to_numpy(), truth, probabilities, classes, predicted
 
 
 def _figure_to_bytes(figure, fmt: str) -> bytes:
@@ -152,15 +154,16 @@ def _run_files(results: Path, runs: pd.DataFrame, step: str, name: str) -> dict:
 
 
 def _pooled_predictions(predictions: dict, size: int) -> dict:
-    """Per model: (true class indices, probabilities, classes) pooled over seeds at one train size, from
-    ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
+    """Per model: (true class indices, probabilities, classes, predicted class indices) pooled over seeds at one
+    train size, from ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
     pooled = {}
-    for (model, train_size, _), (_, truth, probabilities, classes) in sorted(predictions.items()):
+    for (model, train_size, _), (_, truth, probabilities, classes, predicted) in sorted(predictions.items()):
         if train_size != size:
             continue
         old = pooled.get(model)
-        pooled[model] = (truth, probabilities, classes) if old is None else (
-            np.concatenate([old[0], truth]), np.vstack([old[1], probabilities]), classes)
+        pooled[model] = (truth, probabilities, classes, predicted) if old is None else (
+            np.concatenate([old[0], truth]), np.vstack([old[1], probabilities]), classes,
+            np.concatenate([old[3], predicted]))
     return pooled
 
 
@@ -170,7 +173,7 @@ def roc_pr_figure(pooled: dict, size: int):
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for model, (truth, probabilities, classes) in sorted(pooled.items()):
+    for model, (truth, probabilities, classes, _) in sorted(pooled.items()):
         if len(classes) == 2:
             y, score = truth == 1, probabilities[:, 1]
         else:  # micro-average: every (example, class) pair is one binary decision
@@ -195,7 +198,7 @@ def calibration(pooled: dict, size: int, bins: int = 10):
 
     figure, axis = plt.subplots(figsize=(5.5, 4.5))
     rows = []
-    for model, (truth, probabilities, classes) in sorted(pooled.items()):
+    for model, (truth, probabilities, classes, _) in sorted(pooled.items()):
         confidence = probabilities.max(axis=1)
         correct = probabilities.argmax(axis=1) == truth
         edges = np.linspace(0, 1, bins + 1)
@@ -224,8 +227,8 @@ def confusion_figure(pooled: dict, size: int):
     for axis in axes.ravel()[len(models):]:
         axis.axis("off")
     for axis, model in zip(axes.ravel(), models):
-        truth, probabilities, classes = pooled[model]
-        matrix = confusion_matrix(truth, probabilities.argmax(axis=1), labels=range(len(classes)))
+        truth, _, classes, predicted = pooled[model]
+        matrix = confusion_matrix(truth, predicted, labels=range(len(classes)))
         axis.imshow(matrix, cmap="Blues")
         for (i, j), value in np.ndenumerate(matrix):
             axis.text(j, i, str(value), ha="center", va="center", fontsize=8)
@@ -279,13 +282,14 @@ def gain_figure(gains: pd.DataFrame, metric: str):
 
 
 def _one_class_runs(predictions: dict) -> str:
-    """A note naming the runs whose every test prediction (the most probable class) is one class: their accuracy,
-    balanced accuracy, F1 and MCC measure the threshold, not the ranking (AUROC and AUPRC do), so their means across
-    models are not comparable. A model stopped at an early epoch can rank well and still sit on one side of 0.5.
+    """A note naming the runs whose every test prediction (at the run's decision threshold) is one class: their
+    accuracy, balanced accuracy, F1 and MCC measure the threshold, not the ranking (AUROC and AUPRC do), so their
+    means across models are not comparable. A model stopped at an early epoch can rank well and still sit on one
+    side of 0.5, which ``evaluation.decision_threshold: validation`` corrects for binary targets.
     ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
     flagged = []
-    for (model, size, seed), (_, _, probabilities, classes) in sorted(predictions.items()):
-        predicted = np.unique(probabilities.argmax(axis=1))
+    for (model, size, seed), (_, _, _, classes, predicted) in sorted(predictions.items()):
+        predicted = np.unique(predicted)
         if len(classes) > 1 and predicted.size == 1:
             flagged.append(f"{model} at {size} (seed {seed}): all '{classes[predicted[0]]}'")
     if not flagged:
@@ -363,6 +367,11 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     gain_plot = _img(gain_figure(gains, metric), "gain over scratch") if len(gains) else ""
 
     one_class_note = _one_class_runs(predictions)
+    tuned = "decision_threshold" in runs.columns and runs["decision_threshold"].notna().any()
+    decision_note = ("<code>accuracy_mean</code> and <code>mcc_mean</code> score each run's predictions at the cut on "
+                     "the positive class's probability chosen on its validation split (balanced accuracy maximised; "
+                     "<code>decision_threshold</code> of every run below)" if tuned else
+                     "<code>accuracy_mean</code> and <code>mcc_mean</code> score the most probable class")
     boot = [c for c in (f"{metric}_boot_low", f"{metric}_boot_high") if c in summary.columns]
     table = summary[["model", "train_size", "n_seeds"] + [f"{metric}_mean", f"{metric}_sd", f"{metric}_ci_low",
                                                           f"{metric}_ci_high", *boot, "accuracy_mean", "mcc_mean"]]
@@ -416,7 +425,7 @@ random weights with the same training budget.</p>
 <h3>Summary over seeds</h3>
 <p><code>ci_low</code>/<code>ci_high</code>: 95% t-interval of the mean over seeds (luck of the training subset and
 initialisation). <code>boot_low</code>/<code>boot_high</code>, when present: 95% percentile interval of the same seed
-mean over bootstrap resamples of the test examples (luck of the finite test set).</p>
+mean over bootstrap resamples of the test examples (luck of the finite test set). {decision_note}.</p>
 {_table(table)}
 {one_class_note}
 <h2 id="gain">Gain over scratch (paired by seed)</h2>

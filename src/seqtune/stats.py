@@ -29,7 +29,12 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     frame["model"] = [run_label(p, s) for p, s in zip(frame["pretrained"], frame["strategy"])]
     identity = ["model", "strategy", "pretrained", "train_size", "seed"]
-    columns = identity + list(METRIC_NAMES) + [c for c in ("n_test", "best_epoch") if c in frame.columns]
+    if "decision" in frame.columns:  # the cut behind accuracy ... MCC (empty: the most probable class)
+        frame["decision_threshold"] = [decision.get("threshold") if isinstance(decision, dict) else None
+                                       for decision in frame["decision"]]
+        frame["decision_threshold"] = frame["decision_threshold"].astype(float)
+    columns = identity + list(METRIC_NAMES) + [c for c in ("n_test", "best_epoch", "decision_threshold")
+                                               if c in frame.columns]
     for column in ("n_test", "best_epoch"):  # whole numbers, missing for baselines (no epochs)
         if column in frame.columns:
             frame[column] = frame[column].astype("Int64")
@@ -264,12 +269,14 @@ def _shuffled_check(runs: pd.DataFrame) -> dict | None:
 # resample for every run) gives a second interval: for a model's seed-mean metric, and for its paired gain over
 # scratch. scipy.stats.bootstrap draws the resamples and computes the percentile interval.
 
-def metric_on_resamples(truth: np.ndarray, probabilities: np.ndarray, indices: np.ndarray, metric: str) -> np.ndarray:
+def metric_on_resamples(truth: np.ndarray, probabilities: np.ndarray, indices: np.ndarray, metric: str,
+                        predicted: np.ndarray | None = None) -> np.ndarray:
     """``metric`` of predictions ``probabilities`` (N, K) against ``truth`` (N,) on each row of ``indices`` (B, n).
 
     Every metric is computed for all rows at once, by scikit-learn's definitions as ``classification_metrics`` uses
     them (tested equal on every resample): AUROC and AUPRC of the positive class when K = 2 and as macro one-vs-rest
-    means when K > 2, and the metrics of the confusion matrix."""
+    means when K > 2, and the metrics of the confusion matrix of the ``predicted`` classes (N,), the run's decisions
+    (its predictions.tsv); the most probable class when not given."""
     n_classes = probabilities.shape[1]
     indices = np.atleast_2d(indices)
     if metric in ("auroc", "auprc"):
@@ -280,7 +287,8 @@ def metric_on_resamples(truth: np.ndarray, probabilities: np.ndarray, indices: n
         resampled = truth[indices]
         return np.mean([per_class(resampled == c, probabilities[:, c][indices]) for c in range(n_classes)], axis=0)
     if metric in CONFUSION_METRICS:
-        confusion = confusion_rows(truth[indices], probabilities.argmax(axis=1)[indices], n_classes)
+        predicted = probabilities.argmax(axis=1) if predicted is None else predicted
+        confusion = confusion_rows(truth[indices], predicted[indices], n_classes)
         return metric_from_confusion(metric, confusion)
     raise ValueError(f"unknown metric '{metric}'; known: {', '.join(METRIC_NAMES)}")
 
@@ -308,8 +316,9 @@ def bootstrap_interval(statistic, n_test: int, n_resamples: int, seed: int, conf
 def bootstrap_over_test_examples(runs: pd.DataFrame, predictions: dict, metric: str, n_resamples: int,
                                  seed: int = 0):
     """Bootstrap intervals over test examples: per model x train size of the seed-mean ``metric``, and of each
-    model's paired gain over scratch. ``predictions`` maps (model, train_size, seed) to (truth, probabilities), all
-    on the same test examples in the same order. Returns two frames keyed by (model, train_size)."""
+    model's paired gain over scratch. ``predictions`` maps (model, train_size, seed) to (truth, probabilities) or
+    (truth, probabilities, predicted classes), all on the same test examples in the same order. Returns two frames
+    keyed by (model, train_size)."""
     def group(model, size):
         keys = sorted(key for key in predictions if key[0] == model and key[1] == size)
         return {key[2]: predictions[key] for key in keys}
@@ -323,7 +332,8 @@ def bootstrap_over_test_examples(runs: pd.DataFrame, predictions: dict, metric: 
         digest = hashlib.blake2b(np.ascontiguousarray(idx).tobytes(), digest_size=16).digest()
         for run in runs_:
             if (id(run), digest) not in cache:
-                cache[(id(run), digest)] = metric_on_resamples(*run, idx, metric)
+                truth, probabilities, *predicted = run
+                cache[(id(run), digest)] = metric_on_resamples(truth, probabilities, idx, metric, *predicted)
         return [cache[(id(run), digest)] for run in runs_]
 
     def seed_mean(members):

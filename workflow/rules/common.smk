@@ -235,12 +235,15 @@ def get_corpus_args(wildcards, input):
 
 
 def get_predict_inputs(wildcards):
-    """The fine-tuned weights predict.model names, and the input files of one predict.inputs entry."""
+    """The fine-tuned weights predict.model names, their evaluation's metrics, and the input files of one
+    predict.inputs entry."""
     m = PREDICT_MODEL
     files = input_files(PREDICT_INPUTS[wildcards.predict_input])
     run = f"{m['pretrained']}/{m['strategy']}/n{m['train_size']}/seed{m['seed']}"
     return {
         "weights": f"{R}/finetune/{run}/model.safetensors",
+        # its evaluation's decision threshold (evaluation.decision_threshold) gives predicted_label
+        "decision": f"{R}/evaluate/{run}/metrics.json",
         **{role: local(path) for role, path in files.items()},
     }
 

@@ -22,10 +22,12 @@ rule evaluate:
     params:
         run=get_run_identity,
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
+        decision=config["evaluation"]["decision_threshold"],
     shell:
         "seqtune evaluate --codes {input.codes:q} --manifest {input.manifest:q} --weights {input.weights:q}"
         " --predictions {output.predictions:q} --metrics {output.metrics:q} --run {params.run:q}"
-        " {params.rc_average} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --decision-threshold {params.decision:q} {params.rc_average} --threads {threads}"
+        " --gpus {resources.gpu} 2> {log:q}"
 
 
 rule baseline:
@@ -52,8 +54,9 @@ rule baseline:
         run=get_run_identity,
         k=get_baseline_k,
         seed=lambda wildcards: derive_seed(config["seed"], "run", wildcards.seed),
+        decision=config["evaluation"]["decision_threshold"],
     shell:
         "seqtune baseline --codes {input.codes:q} --manifest {input.manifest:q}"
         " --predictions {output.predictions:q} --metrics {output.metrics:q} --kind {wildcards.strategy:q}"
         " --k {params.k} --train-size {wildcards.train_size} --seed {params.seed} --run {params.run:q}"
-        " 2> {log:q}"
+        " --decision-threshold {params.decision:q} 2> {log:q}"

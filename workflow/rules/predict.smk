@@ -17,4 +17,5 @@ rule predict:
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
     shell:
         "seqtune predict --weights {input.weights:q} --input-spec {params.spec:q} --output {output:q}"
-        " {params.rc_average} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --decision-from {input.decision:q} {params.rc_average} --threads {threads} --gpus {resources.gpu}"
+        " 2> {log:q}"
