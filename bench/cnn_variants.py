@@ -6,6 +6,8 @@ fraction of the fp32 matmul measured in the same rounds.
 Variants (none is applied in ``seqtune.models``: each changes the model, and with it every result):
 - no dropout in the blocks;
 - dropout mask from ``torch.rand_like`` instead of ``bernoulli_`` (same distribution, other random stream);
+- dropout mask from geometric gaps between the dropped elements: about p*n uniform draws instead of n (the same
+  i.i.d. Bernoulli distribution, another random stream);
 - channel-wise ("spatial") dropout: one draw per sequence and channel, broadcast over positions;
 - batch norm after the max pooling (on a quarter of the positions), with elementwise or spatial dropout, or none.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import statistics
 
@@ -30,6 +33,22 @@ import torch.nn.functional as F
 from cnn_throughput import Loop, Matmul, fraction, make_data, median_ratio, step_flops, with_matmul
 from seqtune.models import ConvBlock, ModelSpec, SequenceModel
 from tables import table  # bench/tables.py
+
+
+def gap_dropout(h: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout whose dropped positions are drawn as geometric gaps (gap - 1 = floor(log(1 - U) / log(1 - p))): each
+    element is dropped independently with probability p, as with ``bernoulli_``, from about p*n draws instead of
+    n. ``h`` is channels-last (N, C, 1, L); the mask is built in its memory order."""
+    n = h.numel()
+    expected = n * p
+    draws = int(expected + 8 * math.sqrt(expected) + 16)  # falling short of n is an 8-sigma event
+    gaps = torch.rand(draws, dtype=torch.float64).neg_().log1p_().div_(math.log1p(-p)).floor_()
+    positions = gaps.cumsum_(0).add_(torch.arange(draws, dtype=torch.float64))
+    if positions[-1] < n:
+        raise RuntimeError("gap_dropout drew too few gaps")
+    mask = torch.full((n,), 1 / (1 - p), dtype=h.dtype)
+    mask[positions[positions < n].long()] = 0
+    return h * mask.view(h.shape[0], h.shape[2], h.shape[3], h.shape[1]).permute(0, 3, 1, 2)
 
 
 class VariantBlock(ConvBlock):
@@ -56,6 +75,8 @@ class VariantBlock(ConvBlock):
                 h = h * torch.empty(h.shape[0], h.shape[1], 1, 1).bernoulli_(1 - p).div_(1 - p)
             elif self.dropout_kind == "rand_like":
                 h = h * torch.rand_like(h).ge_(p).mul_(1 / (1 - p))
+            elif self.dropout_kind == "gaps":
+                h = gap_dropout(h, p)
             else:
                 h = F.dropout(h, p, True)
         return h.squeeze(2)
@@ -65,6 +86,7 @@ VARIANTS = {
     "as is (BN, pool, ReLU, dropout)": (False, "bernoulli"),
     "no dropout": (False, "none"),
     "rand_like dropout": (False, "rand_like"),
+    "geometric-gap dropout": (False, "gaps"),
     "spatial dropout": (False, "spatial"),
     "BN after pool": (True, "bernoulli"),
     "BN after pool, spatial dropout": (True, "spatial"),
