@@ -56,6 +56,15 @@ def test_card_copies_the_run_and_the_spread_over_seeds():
         assert heading in markdown
     assert "| auroc | 0.880 | 0.850 ± 0.040 |" in markdown
     assert "replaced, 4 -> 2 outputs" in markdown
+    assert "probability cut" not in markdown  # no decision recorded: nothing claimed
+
+    decided = {**RUN_METRICS, "decision": {"rule": "validation", "threshold": 0.62,
+                                           "validation_balanced_accuracy": 0.81,
+                                           "validation_balanced_accuracy_at_0.5": 0.66}}
+    card = build_card(SIDECAR, decided, METRICS, DATA, SPLIT, PRETRAINED, CORPUS)
+    assert card["evaluation"]["decision"]["threshold"] == 0.62
+    assert ("at a probability cut of 0.620 for 'positive', chosen on the validation split (balanced accuracy 0.810 "
+            "there, against 0.660 at 0.5)") in render_markdown(card)
 
 
 def test_scratch_and_control_cards():

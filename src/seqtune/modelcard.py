@@ -230,6 +230,14 @@ def render_markdown(card: dict) -> str:
               "| metric | this run | mean ± sd over seeds |", "|---|---|---|"]
     for metric, value in evaluation["this_run"].items():
         lines.append(f"| {metric} | {_number(value)} | {_mean_sd(over.get(metric))} |")
+    decision = evaluation.get("decision") or {}
+    if decision.get("threshold") is not None:
+        cut = _number(decision["threshold"])
+        lines += ["", f"Accuracy, balanced accuracy, F1 and MCC at a probability cut of {cut} "
+                      f"for '{card['model']['classes'][1]}', chosen on the validation split (balanced accuracy "
+                      f"{_number(decision.get('validation_balanced_accuracy'))} there, against "
+                      f"{_number(decision.get('validation_balanced_accuracy_at_0.5'))} at 0.5); `seqtune predict "
+                      "--decision-from` applies the same cut."]
     gain = evaluation.get("gain_over_scratch")
     if gain and gain.get("mean_gain") is not None:
         lines += ["", f"Gain over scratch in {gain['metric']} (paired by seed): {_number(gain['mean_gain'])} (95% CI "
