@@ -50,6 +50,10 @@ def test_the_validation_threshold_maximises_balanced_accuracy_and_separates_like
     assert reversed_["threshold"] == 0.5 and "no cut beats chance" in reversed_["note"]
     assert decision_rule("argmax", y, probabilities) == {"rule": "argmax", "threshold": None}
     assert decision_rule("validation", y % 3, np.full((300, 3), 1 / 3))["threshold"] is None
+    assert decision_rule("validation", np.zeros(300), probabilities)["threshold"] is None  # one class
+    broken = probabilities.copy()
+    broken[0] = np.nan
+    assert decision_rule("validation", y, broken)["threshold"] is None
     with pytest.raises(ValueError, match="not one of validation, argmax"):
         decision_rule("youden", y, probabilities)
 
