@@ -54,7 +54,8 @@ def decision_rule(rule: str, y_validation: np.ndarray, validation_probabilities:
         raise ValueError(f"decision threshold rule '{rule}' is not one of {', '.join(DECISION_RULES)}")
     if rule == "validation" and validation_probabilities.shape[1] == 2:
         if np.unique(y_validation).size < 2:
-            return {"rule": "argmax", "threshold": None, "note": "one class in the validation split; argmax kept"}
+            return {"rule": "argmax", "threshold": None,
+                    "note": "fewer than two classes in the validation split; argmax kept"}
         if not np.isfinite(validation_probabilities).all():
             return {"rule": "argmax", "threshold": None, "note": "non-finite validation probabilities; argmax kept"}
         return choose_threshold(y_validation, validation_probabilities)
