@@ -168,20 +168,27 @@ def _pooled_predictions(predictions: dict, size: int) -> dict:
 
 
 def roc_pr_figure(pooled: dict, size: int):
-    """ROC and precision-recall curves per model (positive class, or micro-averaged one-vs-rest), seeds pooled."""
+    """ROC and precision-recall curves per model (positive class, or micro-averaged one-vs-rest), seeds pooled; for
+    two classes a dot marks where the runs' predicted labels (their decision thresholds) put the model."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for model, (truth, probabilities, classes, _) in sorted(pooled.items()):
+    for model, (truth, probabilities, classes, predicted) in sorted(pooled.items()):
         if len(classes) == 2:
             y, score = truth == 1, probabilities[:, 1]
         else:  # micro-average: every (example, class) pair is one binary decision
             y, score = (np.eye(len(classes))[truth] == 1).ravel(), probabilities.ravel()
         fpr, tpr, _ = roc_curve(y, score)
         precision, recall, _ = precision_recall_curve(y, score)
-        roc_axis.plot(fpr, tpr, label=f"{model} ({auc(fpr, tpr):.2f})")
+        line, = roc_axis.plot(fpr, tpr, label=f"{model} ({auc(fpr, tpr):.2f})")
         pr_axis.plot(recall, precision, label=model)
+        if len(classes) == 2:  # the operating point: true and false positive rates of the predicted labels
+            called = predicted == 1
+            hit_rate = called[y].mean() if y.any() else np.nan
+            roc_axis.plot(called[~y].mean() if (~y).any() else np.nan, hit_rate, "o", color=line.get_color())
+            if called.any():
+                pr_axis.plot(hit_rate, y[called].mean(), "o", color=line.get_color())
     roc_axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
     roc_axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {size} training examples")
     pr_axis.set(xlabel="recall", ylabel="precision", title=f"Precision-recall, {size} training examples")
@@ -435,7 +442,10 @@ the gain's interval over resampled test examples (one resample shared by both mo
 {gain_plot}
 {_table(gains)}
 <h2 id="runs">ROC, precision-recall and confusion matrices</h2>
-<p>Test predictions of every seed pooled, at the smallest and the largest train size.</p>
+<p>Test predictions of every seed pooled, at the smallest and the largest train size. Dots (two classes): where the
+runs' predicted labels put each model, each seed at its own decision threshold. Pooling the scores of seeds whose
+probabilities sit on different scales puts the pooled curve, and the AUC in its legend, below the seeds' own curves:
+a dot can lie above its curve, and the tables above give the mean of the seeds' own AUROC.</p>
 {"".join(per_size)}
 <h2 id="training">Training curves</h2>
 {training}
