@@ -2,6 +2,7 @@
 class everywhere are named (their threshold metrics say nothing about ranking)."""
 
 import pandas as pd
+import pytest
 
 from seqtune.report import _leakage_section, _one_class_runs, _table, read_predictions
 
@@ -36,3 +37,34 @@ def test_runs_predicting_one_class_are_named(tmp_path):
     tuned = predictions("tuned", [0.6, 0.7, 0.9], threshold=0.65)
     assert list(tuned[4]) == [0, 1, 1]
     assert _one_class_runs({("full:motifs", 100, 1): tuned}) == ""
+
+
+def test_roc_curves_are_averaged_over_seeds_not_pooled():
+    """Two seeds that rank equally well on different probability scales: pooling their scores would draw a worse
+    curve than either; the figure's curve is the mean of the seeds' curves, and its legend the mean of their AUROC.
+    The dot (operating point) is the mean of the seeds' rates at their predicted labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from sklearn.metrics import auc, roc_auc_score
+
+    from seqtune.report import roc_pr_figure
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 400)
+    runs, areas = [], []
+    for offset in (0.0, 0.4):  # the second seed's probabilities sit higher
+        positive = np.clip(0.2 + offset + 0.25 * truth + rng.normal(0, 0.15, 400), 0, 1)
+        predicted = (positive >= 0.325 + offset).astype(int)
+        runs.append((None, truth, np.column_stack([1 - positive, positive]), ["negative", "positive"], predicted))
+        areas.append(roc_auc_score(truth, positive))
+    pooled = roc_auc_score(np.concatenate([truth, truth]), np.concatenate([r[2][:, 1] for r in runs]))
+    figure = roc_pr_figure({"full:motifs": runs}, 100)
+    roc_axis = figure.axes[0]
+    label = roc_axis.get_legend_handles_labels()[1][0]
+    assert label == f"full:motifs ({np.mean(areas):.2f})" and pooled < min(areas) - 0.05
+    curve, dot = roc_axis.lines[0], roc_axis.lines[1]
+    assert auc(curve.get_xdata(), curve.get_ydata()) == pytest.approx(np.mean(areas), abs=0.01)
+    rates = [((p == 1)[truth == 0].mean(), (p == 1)[truth == 1].mean()) for *_, p in runs]
+    assert (dot.get_xdata()[0], dot.get_ydata()[0]) == pytest.approx(tuple(np.mean(rates, axis=0)))

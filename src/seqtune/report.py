@@ -167,31 +167,57 @@ def _pooled_predictions(predictions: dict, size: int) -> dict:
     return pooled
 
 
-def roc_pr_figure(pooled: dict, size: int):
-    """ROC and precision-recall curves per model (positive class, or micro-averaged one-vs-rest), seeds pooled; for
-    two classes a dot marks where the runs' predicted labels (their decision thresholds) put the model."""
+def _seed_groups(predictions: dict, size: int) -> dict:
+    """Per model: the ``read_predictions`` tuples of its seeds at one train size."""
+    groups = {}
+    for (model, train_size, _), run in sorted(predictions.items()):
+        if train_size == size:
+            groups.setdefault(model, []).append(run)
+    return groups
+
+
+def roc_pr_figure(groups: dict, size: int):
+    """ROC and precision-recall curves per model (positive class, or micro-averaged one-vs-rest), averaged over
+    seeds: each seed's curve is interpolated on a common grid of false positive rates (recalls) and the curves are
+    averaged ("vertical averaging"), so the legend's AUC is the mean of the seeds' own AUROC, as in the tables.
+    Pooling the seeds' scores instead mixes probabilities on different scales and draws a curve below every seed's.
+    For two classes a dot marks the mean operating point of the runs' predicted labels (each seed at its own
+    decision threshold). ``groups``: model -> ``read_predictions`` tuples of its seeds (``_seed_groups``)."""
     import matplotlib.pyplot as plt
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
+    grid = np.linspace(0, 1, 201)
     figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for model, (truth, probabilities, classes, predicted) in sorted(pooled.items()):
-        if len(classes) == 2:
-            y, score = truth == 1, probabilities[:, 1]
-        else:  # micro-average: every (example, class) pair is one binary decision
-            y, score = (np.eye(len(classes))[truth] == 1).ravel(), probabilities.ravel()
-        fpr, tpr, _ = roc_curve(y, score)
-        precision, recall, _ = precision_recall_curve(y, score)
-        line, = roc_axis.plot(fpr, tpr, label=f"{model} ({auc(fpr, tpr):.2f})")
-        pr_axis.plot(recall, precision, label=model)
-        if len(classes) == 2:  # the operating point: true and false positive rates of the predicted labels
-            called = predicted == 1
-            hit_rate = called[y].mean() if y.any() else np.nan
-            roc_axis.plot(called[~y].mean() if (~y).any() else np.nan, hit_rate, "o", color=line.get_color())
-            if called.any():
-                pr_axis.plot(hit_rate, y[called].mean(), "o", color=line.get_color())
+    for model, runs in sorted(groups.items()):
+        roc_curves, pr_curves, areas, points = [], [], [], []
+        for _, truth, probabilities, classes, predicted in runs:
+            if len(classes) == 2:
+                y, score = truth == 1, probabilities[:, 1]
+            else:  # micro-average: every (example, class) pair is one binary decision
+                y, score = (np.eye(len(classes))[truth] == 1).ravel(), probabilities.ravel()
+            if y.all() or not y.any():
+                continue  # one class in this seed's test split: no curve
+            fpr, tpr, _ = roc_curve(y, score)
+            precision, recall, _ = precision_recall_curve(y, score)
+            roc_curves.append(np.interp(grid, fpr, tpr))
+            pr_curves.append(np.interp(grid, recall[::-1], precision[::-1]))
+            areas.append(auc(fpr, tpr))
+            if len(classes) == 2:
+                called = predicted == 1
+                points.append((called[~y].mean(), called[y].mean(), y[called].mean() if called.any() else np.nan))
+        if not roc_curves:
+            continue
+        line, = roc_axis.plot(grid, np.mean(roc_curves, axis=0), label=f"{model} ({np.mean(areas):.2f})")
+        pr_axis.plot(grid, np.mean(pr_curves, axis=0), label=model)
+        if points:
+            false_rate, hit_rate, precision_at = np.nanmean(points, axis=0)
+            roc_axis.plot(false_rate, hit_rate, "o", color=line.get_color())
+            pr_axis.plot(hit_rate, precision_at, "o", color=line.get_color())
     roc_axis.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    roc_axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {size} training examples")
-    pr_axis.set(xlabel="recall", ylabel="precision", title=f"Precision-recall, {size} training examples")
+    roc_axis.set(xlabel="false positive rate", ylabel="true positive rate",
+                 title=f"ROC, {size} training examples, mean over seeds")
+    pr_axis.set(xlabel="recall", ylabel="precision",
+                title=f"Precision-recall, {size} training examples, mean over seeds")
     roc_axis.legend(fontsize=7)
     pr_axis.legend(fontsize=7)
     figure.tight_layout()
@@ -367,7 +393,8 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
             continue
         calibration_plot, calibration_table = calibration(pooled, size)
         calibration_tables.append(calibration_table)
-        per_size.append(f"<h3>{size} training examples</h3>" + _img(roc_pr_figure(pooled, size), "ROC and PR")
+        per_size.append(f"<h3>{size} training examples</h3>"
+                        + _img(roc_pr_figure(_seed_groups(predictions, size), size), "ROC and PR")
                         + _img(confusion_figure(pooled, size), "confusion matrices")
                         + _img(calibration_plot, "reliability diagram"))
     training = _img(training_curves_figure(histories, sizes[0], seeds[0]), "training curves") if histories else ""
@@ -442,10 +469,10 @@ the gain's interval over resampled test examples (one resample shared by both mo
 {gain_plot}
 {_table(gains)}
 <h2 id="runs">ROC, precision-recall and confusion matrices</h2>
-<p>Test predictions of every seed pooled, at the smallest and the largest train size. Dots (two classes): where the
-runs' predicted labels put each model, each seed at its own decision threshold. Pooling the scores of seeds whose
-probabilities sit on different scales puts the pooled curve, and the AUC in its legend, below the seeds' own curves:
-a dot can lie above its curve, and the tables above give the mean of the seeds' own AUROC.</p>
+<p>At the smallest and the largest train size. ROC and precision-recall curves are the mean of the seeds' curves
+(each interpolated on a common grid), so the AUC in the legend is the mean of the seeds' own AUROC, as in the tables;
+dots (two classes) mark the mean operating point of the runs' predicted labels, each seed at its own decision
+threshold. Confusion matrices sum the seeds' test predictions.</p>
 {"".join(per_size)}
 <h2 id="training">Training curves</h2>
 {training}
