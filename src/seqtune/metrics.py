@@ -41,9 +41,8 @@ def choose_threshold(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
         return {"rule": "validation", "threshold": 0.5, "validation_balanced_accuracy": at_half,
                 "validation_balanced_accuracy_at_0.5": at_half, "note": "no cut beats chance on validation; 0.5 kept"}
     threshold = float((cuts[best] + cuts[best + 1]) / 2 if best + 1 < cuts.size else cuts[best])
-    return {"rule": "validation", "threshold": threshold,
-            "validation_balanced_accuracy": float(skm.balanced_accuracy_score(y_true, decide(probabilities,
-                                                                                             threshold))),
+    # balanced accuracy = (TPR + TNR) / 2 = (1 + J) / 2; the midpoint classifies the validation set as cuts[best] does
+    return {"rule": "validation", "threshold": threshold, "validation_balanced_accuracy": float((1 + youden[best]) / 2),
             "validation_balanced_accuracy_at_0.5": at_half}
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .errors import SeqtuneError
 from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome
-from .io import PROBABILITY_FORMAT, atomic_open
+from .io import PROBABILITY_FORMAT, atomic_open, read_json
 from .metrics import decide
 
 log = logging.getLogger("seqtune")
@@ -129,14 +129,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
 def decision_threshold(metrics_json: str | os.PathLike, classes: list[str]) -> float | None:
     """The decision threshold an evaluation chose (``decision.threshold`` of its metrics.json; ``None``: the most
     probable class), checked against the model's classes."""
-    import json
-
-    try:
-        with open(metrics_json) as handle:
-            metrics = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise SeqtuneError(f"{metrics_json}: cannot read the evaluation's metrics ({error}); pass the metrics.json "
-                           "that seqtune evaluate wrote for this model") from None
+    metrics = read_json(metrics_json)
     decision = metrics.get("decision")
     if not isinstance(decision, dict) or "threshold" not in decision:
         raise SeqtuneError(f"{metrics_json}: no 'decision' entry; it was written by an older seqtune, rerun "

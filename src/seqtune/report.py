@@ -153,27 +153,20 @@ def _run_files(results: Path, runs: pd.DataFrame, step: str, name: str) -> dict:
     return found
 
 
-def _pooled_predictions(predictions: dict, size: int) -> dict:
-    """Per model: (true class indices, probabilities, classes, predicted class indices) pooled over seeds at one
-    train size, from ``predictions``: (model, train_size, seed) -> ``read_predictions``' tuple."""
-    pooled = {}
-    for (model, train_size, _), (_, truth, probabilities, classes, predicted) in sorted(predictions.items()):
-        if train_size != size:
-            continue
-        old = pooled.get(model)
-        pooled[model] = (truth, probabilities, classes, predicted) if old is None else (
-            np.concatenate([old[0], truth]), np.vstack([old[1], probabilities]), classes,
-            np.concatenate([old[3], predicted]))
-    return pooled
-
-
 def _seed_groups(predictions: dict, size: int) -> dict:
-    """Per model: the ``read_predictions`` tuples of its seeds at one train size."""
+    """Per model: the ``read_predictions`` tuples of its seeds at one train size, from ``predictions``:
+    (model, train_size, seed) -> ``read_predictions``' tuple."""
     groups = {}
     for (model, train_size, _), run in sorted(predictions.items()):
         if train_size == size:
             groups.setdefault(model, []).append(run)
     return groups
+
+
+def _pooled(groups: dict) -> dict:
+    """Per model: (true class indices, probabilities, classes, predicted class indices) of its seeds concatenated."""
+    return {model: (np.concatenate([run[1] for run in runs]), np.vstack([run[2] for run in runs]), runs[0][3],
+                    np.concatenate([run[4] for run in runs])) for model, runs in groups.items()}
 
 
 def roc_pr_figure(groups: dict, size: int):
@@ -388,13 +381,14 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     per_size = []
     calibration_tables = []
     for size in (sizes[0], sizes[-1]) if len(sizes) > 1 else sizes:
-        pooled = _pooled_predictions(predictions, size)
+        groups = _seed_groups(predictions, size)
+        pooled = _pooled(groups)
         if not pooled:
             continue
         calibration_plot, calibration_table = calibration(pooled, size)
         calibration_tables.append(calibration_table)
         per_size.append(f"<h3>{size} training examples</h3>"
-                        + _img(roc_pr_figure(_seed_groups(predictions, size), size), "ROC and PR")
+                        + _img(roc_pr_figure(groups, size), "ROC and PR")
                         + _img(confusion_figure(pooled, size), "confusion matrices")
                         + _img(calibration_plot, "reliability diagram"))
     training = _img(training_curves_figure(histories, sizes[0], seeds[0]), "training curves") if histories else ""
