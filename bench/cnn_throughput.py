@@ -19,7 +19,8 @@ pretrain`` does. Sections (every comparison is a ratio of figures measured in th
    against the unchanged model in the same rounds, with a check that the outputs are unchanged.
    7d. The same inner loop on conv-dominated shapes of the CNN (no pooling, as gReLU's ConvModel; 128 channels).
    7e. The issue's calibration shape (gReLU's ConvModel: kernels 15, 5, 5, no pooling, no dropout): seqtune's loop
-       at batch 64 to 512 against a plain batch-512 loop over its textbook Conv1d build, and against matmul.
+       at batch 64 to 512 and ``fit()`` itself at batch 128, against a plain batch-512 loop over its textbook Conv1d
+       build and over seqtune's own build of the same model, and against matmul.
    7f. (``--against-commit REV``) this checkout's models against those of an earlier commit, paired rounds.
 8. Threads: intra-op 1 vs 2, inter-op 1 vs 2, ``OMP_WAIT_POLICY=PASSIVE``, each in a fresh subprocess.
 
@@ -541,26 +542,35 @@ def thread_sweep(codes: np.ndarray, targets: np.ndarray, rounds: int, passes: in
     return rows
 
 
-def calibration_shape(codes: torch.Tensor, targets: torch.Tensor, rounds: int, matmul: "Matmul") -> dict:
+def calibration_shape(codes: torch.Tensor, targets: torch.Tensor, rounds: int, matmul: "Matmul",
+                      validation: Dataset) -> dict:
     """Section 7e. The issue's "50% of matmul, about 1.3x the plain batch-512 loop" was measured on gReLU's ConvModel
     (64 channels, convolutions of 15 then 2 x 5 at full length, 200 nt), where a plain loop over that textbook build
     reached 38% of matmul. The same comparison on that shape of seqtune's CNN, so that the trainer is also judged on
-    the model the target came from."""
+    the model the target came from. ``seqtune.train.fit`` itself is timed too (one epoch per call, its validation
+    pass stubbed and not), not only the benchmark's line-for-line copy of its epoch."""
     section("7e. the issue's calibration shape (gReLU-ConvModel-like: kernels 15, 5, 5 at full length, 64 channels, "
             "no pooling, no dropout): seqtune's loop vs a plain loop over its textbook Conv1d build")
     torch.manual_seed(0)
     model = SequenceModel(ModelSpec(n_blocks=3, pool_size=1, dropout=0.0), targets.shape[1])
     flops_per_sequence = step_flops(model, codes, targets, 512)[0] / 512
+    train = Dataset(codes, targets, True)
     textbook = "plain loop at batch 512, textbook Conv1d build"
+    same_build = "plain loop at batch 512, seqtune's build"
     cases = {
         textbook: Loop(variant(model, "conv1d", relu_after_pool=False), codes, targets, 512, "plain",
                        fused_adamw=False),
-        "plain loop at batch 512, seqtune's build": Loop(copy.deepcopy(model), codes, targets, 512, "plain"),
+        same_build: Loop(copy.deepcopy(model), codes, targets, 512, "plain"),
         **{f"seqtune inner loop at batch {batch}": Loop(copy.deepcopy(model), codes, targets, batch, "seqtune")
            for batch in (64, 128, 256, 512)},
+        "seqtune fit() at batch 128, validation stubbed": FitEpoch(copy.deepcopy(model), train, validation, 128,
+                                                                    True),
+        f"seqtune fit() at batch 128, with {len(validation)}-seq validation": FitEpoch(
+            copy.deepcopy(model), train, validation, 128, False),
     }
     rates, mm_rounds = with_matmul(cases, len(codes), rounds, matmul)
     rows = [{"loop": name, "seq/s": statistics.median(values), "vs textbook": median_ratio(values, rates[textbook]),
+             "vs same build": median_ratio(values, rates[same_build]),
              "of matmul": fraction(values, mm_rounds, flops_per_sequence)} for name, values in rates.items()]
     print(table(rows))
     print(f"  {flops_per_sequence / 1e6:.1f} MFLOP per sequence, {len(codes)} sequences per timed epoch; matmul in "
@@ -657,8 +667,10 @@ def main() -> None:
     if args.calibration_only:
         print(f"cnn_throughput --calibration-only: {args.threads} threads, {n} sequences, {rounds} rounds; load "
               f"average {os.getloadavg()[0]:.1f}")
-        codes_np, targets_np = make_data(n)
-        result = calibration_shape(torch.from_numpy(codes_np), torch.from_numpy(targets_np), rounds, Matmul())
+        codes_np, targets_np = make_data(n + 512)
+        validation = Dataset.from_numpy(codes_np[n:], targets_np[n:], True, torch.device("cpu"))
+        result = calibration_shape(torch.from_numpy(codes_np[:n].copy()), torch.from_numpy(targets_np[:n].copy()),
+                                   rounds, Matmul(), validation)
         print(json.dumps({"bench": "cnn_throughput", "section": "7e", "date": datetime.date.today().isoformat(),
                           "threads": args.threads, "n_train": n, "rounds": rounds, "calibration_shape": result,
                           "load_average_end": os.getloadavg()[0]}, default=float))
@@ -918,7 +930,7 @@ def main() -> None:
     results["shapes"] = rows
 
     # 7e. the issue's calibration model ---------------------------------------------------------------------------
-    results["calibration_shape"] = calibration_shape(codes, targets, rounds, matmul)
+    results["calibration_shape"] = calibration_shape(codes, targets, rounds, matmul, validation_ds)
 
     # 8. threads ------------------------------------------------------------------------------------------------------
     if not args.skip_threads:

@@ -27,7 +27,8 @@ Data: ``seqtune.simulate.simulate_grammar`` at 100 nt (positive iff CTCF and GAT
 
 All at batch 32, the same number of epochs, 1 torch thread (the finetune rule's ``threads: 1``; ``--threads``).
 Every case trains a fresh copy of the same initial model; cases are interleaved round by round and the ratios are
-medians of per-round ratios. Target: seqtune >= 5x the seed's loop.
+medians of per-round ratios. Target: seqtune >= 5x the seed's loop, judged against the seed's own loop as the issue
+calibrated it (13x slower than the "floor" row), with both reconstructions printed beside it.
 
 Run:  .venv/bin/python bench/seed_tutorial.py [--n 10000] [--epochs 3] [--rounds 5] [--threads 1]
 """
@@ -55,6 +56,9 @@ from tables import table  # bench/tables.py
 
 LENGTH = 100
 BATCH = 32
+# The issue, measured on the seed's own code: "a plain loop over a pre-encoded tensor ran that MLP 13x faster than
+# the seed's loop".
+ISSUE_FLOOR_OVER_SEED = 13.0
 LR = 0.01
 
 
@@ -337,17 +341,24 @@ def main() -> None:
         (64, "seqtune: fit() at batch 64 (TrainSettings default)"), (128, "seqtune: fit() at batch 128 (pretrain config)"),
         (256, "seqtune: fit() at batch 256"))}
     inner_ratio = by_name["seqtune: fit's inner loop, SGD (as seed)"]["x seed"]
-    verdict = "met" if fit_ratio >= 5 else "NOT met"
+    # The seed's own loop is not here; the issue measured it at 1/13 of the plain loop (the floor row), which puts it
+    # between the two reconstructions. The verdict uses that calibration, not the slower per-base reconstruction.
+    fit_vs_floor = statistics.median(f / p for f, p in zip(rates[fit_case], rates[floor_case]))
+    fit_ratio_calibrated = ISSUE_FLOOR_OVER_SEED * fit_vs_floor
+    verdict = "met" if fit_ratio_calibrated >= 5 else "NOT met"
     print(f"\nCalibration: the plain loop over pre-made batches is {floor_ratio:.1f}x the per-base seed and "
-          f"{floor_ratio_numpy:.1f}x the charitable one (the issue measured 13x for the seed's own loop).")
-    print(f"seqtune fit() at batch 32 is {fit_ratio:.1f}x the per-base seed loop (target >= 5x: {verdict}) and "
-          f"{fit_ratio_numpy:.1f}x the charitable one; against the per-base seed at batch "
+          f"{floor_ratio_numpy:.1f}x the charitable one (the issue measured {ISSUE_FLOOR_OVER_SEED:.0f}x for the "
+          "seed's own loop, which therefore lies between the two).")
+    print(f"seqtune fit() at batch 32 is {fit_vs_floor:.2f}x the plain loop, so {fit_ratio_calibrated:.1f}x the seed's "
+          f"own loop by the issue's calibration (target >= 5x: {verdict}); {fit_ratio:.1f}x the per-base "
+          f"reconstruction and {fit_ratio_numpy:.1f}x the charitable one; against the per-base seed at batch "
           + ", ".join(f"{b}: {r:.1f}x" for b, r in batch_ratios.items())
           + f"; fit's inner loop with the seed's SGD {inner_ratio:.1f}x")
     print(json.dumps({"bench": "seed_tutorial", "date": datetime.date.today().isoformat(), "n": args.n,
                       "epochs": args.epochs, "batch": BATCH, "threads": args.threads, "rounds": args.rounds,
                       "parameters": parameters, "rows": rows, "fit_vs_seed": fit_ratio,
-                      "fit_vs_charitable_seed": fit_ratio_numpy, "fit_vs_seed_by_batch": batch_ratios,
+                      "fit_vs_charitable_seed": fit_ratio_numpy,
+                      "fit_vs_floor": fit_vs_floor, "fit_vs_seed_calibrated": fit_ratio_calibrated, "fit_vs_seed_by_batch": batch_ratios,
                       "inner_sgd_vs_seed": inner_ratio, "floor_vs_seed": floor_ratio,
                       "floor_vs_charitable_seed": floor_ratio_numpy,
                       "optimizer_step_us": steps, "target": 5, "target_met": verdict == "met"}))

@@ -169,3 +169,12 @@ def test_the_decision_threshold_of_the_models_evaluation(tmp_path):
     with pytest.raises(SeqtuneError, match="no 'decision' entry"):
         predict_file(weights, spec, tmp_path / "refused.tsv", decision_from=metrics)
     assert not (tmp_path / "refused.tsv").exists()
+
+
+def test_multilabel_predicted_label_joins_every_class_at_one_half():
+    from seqtune.predict import prediction_rows
+
+    probabilities = np.array([[0.6, 0.1, 0.9], [0.1, 0.2, 0.3], [0.5, 0.5, 0.5], [0.2, 0.7, 0.1]])
+    frame = prediction_rows(["w", "x", "y", "z"], probabilities, ["CTCF", "GATA1", "SPI1"], multilabel=True)
+    assert list(frame["predicted_label"]) == ["CTCF;SPI1", "", "CTCF;GATA1;SPI1", "GATA1"]
+    assert list(frame.columns) == ["id", "predicted_label", "prob_CTCF", "prob_GATA1", "prob_SPI1"]

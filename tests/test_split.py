@@ -174,3 +174,21 @@ def test_train_size_below_the_number_of_classes_is_an_error():
                                            "a training subset needs at least one example of every class: raise "
                                            "finetune.train_sizes to at least 3"):
         training_subset(np.arange(30), np.arange(30) % 3, 2, seed=1, source="training split of m.tsv")
+
+
+def test_read_manifest_follows_the_data_sets_order_and_refuses_a_manifest_that_misses_ids(tmp_path):
+    """Each example's split comes from the manifest by id, whatever the manifest's row order; a manifest that misses
+    an id (or has one too many, or twice) is refused, naming the fix."""
+    from seqtune.data import LabelledData, read_manifest
+
+    ids = np.array([f"seq{i}" for i in range(6)], dtype=object)
+    data = LabelledData(ids, np.zeros((6, 4), np.uint8), pd.DataFrame({"id": ids}), {"type": "binary"})
+    splits = ["train", "test", "train", "validation", "train", "test"]
+    manifest = tmp_path / "manifest.tsv"
+    pd.DataFrame({"id": ids, "split": splits}).iloc[::-1].to_csv(manifest, sep="\t", index=False)
+    assert list(read_manifest(manifest, data)) == splits
+    bad = pd.DataFrame({"id": [*ids[:5], "other"], "split": splits})
+    for frame in (bad, pd.DataFrame({"id": [*ids[:5], ids[0]], "split": splits}), bad.iloc[:5]):
+        frame.to_csv(manifest, sep="\t", index=False)
+        with pytest.raises(SeqtuneError, match="does not cover the data set's ids.*rerun the split step"):
+            read_manifest(manifest, data)

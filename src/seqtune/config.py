@@ -98,9 +98,10 @@ def check_settings(cls, values: dict, section: str) -> None:
         if value is None and "None" in kinds:
             continue
         kind = kinds[0]
-        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-              "bool": isinstance(value, bool), "str": isinstance(value, str)}.get(kind, True)
+        matches = {"int": isinstance(value, int) and not isinstance(value, bool),
+                   "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+                   "bool": isinstance(value, bool), "str": isinstance(value, str)}
+        ok = any(matches.get(option, True) for option in kinds)
         if not ok:
             raise SeqtuneError(f"{section}.{field.name}: {value!r} has the wrong type; write {words[kind]} "
                                f"(default {field.default!r})")

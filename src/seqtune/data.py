@@ -84,8 +84,12 @@ def read_dataset(codes_path: str | os.PathLike) -> LabelledData:
 def read_manifest(path: str | os.PathLike, data: LabelledData) -> np.ndarray:
     """The split of each example of ``data``, in its order, from a manifest (id, split) TSV."""
     manifest = read_tsv(path, required=["id", "split"], dtype={"id": str})
-    split_of = dict(zip(manifest["id"], manifest["split"]))
-    missing = [record_id for record_id in data.ids[:5] if record_id not in split_of]
-    if len(split_of) != len(data.ids) or missing:
+    splits = manifest.drop_duplicates("id").set_index("id")["split"]
+    if len(splits) != len(manifest) or len(splits) != len(data.ids):
         raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids; rerun the split step")
-    return np.array([split_of[record_id] for record_id in data.ids], dtype=object)
+    assignment = splits.reindex(pd.Index(data.ids, dtype=object))
+    if assignment.isna().any():
+        missing = list(assignment.index[assignment.isna()][:3])
+        raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids (missing: {missing}); rerun "
+                           "the split step")
+    return assignment.to_numpy(dtype=object)

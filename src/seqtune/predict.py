@@ -40,8 +40,11 @@ def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str
     probabilities : numpy.ndarray, shape (n, K), K = len(classes)
     """
     class_names = np.asarray(classes, dtype=object)
-    if multilabel:
-        predicted = [";".join(class_names[row >= 0.5]) for row in probabilities]
+    if multilabel:  # "a;c": each class at >= 0.5 followed by ";", built column by column, the last ";" dropped
+        joined = np.full(len(probabilities), "", dtype=object)
+        for index, name in enumerate(class_names):
+            joined = joined + np.where(probabilities[:, index] >= 0.5, f"{name};", "").astype(object)
+        predicted = pd.Series(joined, dtype=object).str[:-1].to_numpy(dtype=object)
     else:
         predicted = class_names[decide(probabilities, threshold)]
     frame = pd.DataFrame({"id": ids, "predicted_label": predicted})

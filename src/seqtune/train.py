@@ -51,7 +51,9 @@ class TrainSettings:
     unfreeze_blocks: int = 1
     unfreeze_every: int = 3
     lr_decay: float = 0.3
-    bf16: bool = False
+    # bfloat16 autocast: "auto" on CUDA only (where bf16 matmuls are fast; on the CPU they are slower than fp32),
+    # true also on the CPU, false never.
+    bf16: bool | str = "auto"
     # Write a resumable checkpoint every this many epochs (0: never).
     checkpoint_every: int = 1
     # Run the model through torch.compile (inductor) in training, validation and prediction.
@@ -71,6 +73,8 @@ class TrainSettings:
         check_settings(cls, values, "training")
         if values.get("monitor", "val_loss") not in MONITORS:
             raise SeqtuneError(f"training.monitor: '{values['monitor']}' is not one of {list(MONITORS)}")
+        if isinstance(values.get("bf16"), str) and values["bf16"] != "auto":
+            raise SeqtuneError(f"training.bf16: '{values['bf16']}' is not one of auto, true, false (default auto)")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -223,6 +227,11 @@ def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
     return x.flip(1).flip(2)
 
 
+def use_bf16(setting: bool | str, device: torch.device) -> bool:
+    """``training.bf16`` on this device: "auto" autocasts on CUDA and not on the CPU."""
+    return setting is True or (setting == "auto" and device.type == "cuda")
+
+
 def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
@@ -272,7 +281,9 @@ class MaskedNucleotide:
         self.mask_fraction = mask_fraction
 
     def _masked(self, model, codes, generator, rows=None):
-        mask = torch.rand(codes.shape, generator=generator).to(codes.device) < self.mask_fraction
+        # Drawn from fit's CPU generator, as the batch order and flips are: the same masks on the CPU and a GPU, and
+        # a checkpoint's generator state resumes them. The copy is one bool per base of one batch.
+        mask = (torch.rand(codes.shape, generator=generator) < self.mask_fraction).to(codes.device)
         if rows is not None:  # one process's share of a batch: masks drawn for the whole batch, as one process does
             codes, mask = codes[rows], mask[rows]
         mask &= codes < 4  # an N has no base to predict
@@ -332,6 +343,9 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
         raise SeqtuneError(f"multi-process training trains every weight (scratch or full), not '{strategy}'")
     optimizer = adamw(groups, settings.weight_decay, device)
     eval_batch = max(settings.batch_size, 256)
+    bf16 = use_bf16(settings.bf16, device)
+    log.info("precision: %s (training.bf16: %s)", "bfloat16 autocast" if bf16 else "float32",
+             str(settings.bf16).lower())
     # best_value: the monitored quantity, oriented so that lower is better (the score is negated).
     best_value, best_epoch, best_state = math.inf, -1, None
     history = []
@@ -383,7 +397,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
                 if flip is not None:
                     flip = flip if rows is None else flip[rows]
                     x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
-            with _autocast(device, settings.bf16):
+            with _autocast(device, bf16):
                 loss = objective.batch_loss(network, x, train.targets[local], generator, rows)
             optimizer.zero_grad(set_to_none=True)
             (loss * weight if weight != 1.0 else loss).backward()
@@ -403,7 +417,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             running, seen = _all_reduce_sum(context, device, running, seen)
         val_loss, score = math.nan, math.nan
         if context.is_main:
-            val_loss, score = objective.evaluate(evaluator, validation, eval_batch, settings.bf16)
+            val_loss, score = objective.evaluate(evaluator, validation, eval_batch, bf16)
         if context.enabled:  # process 0's validation decides for every process
             val_loss, score = _broadcast(context, device, val_loss, score)
         if not math.isfinite(val_loss):
