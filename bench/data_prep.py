@@ -9,6 +9,10 @@ Stages (each size in fresh subprocesses, so that peak memory is the stage's own)
 3. split:    ``seqtune.pipeline.split`` in a new process, as ``seqtune split`` does (read the folder,
    ``stratification_key`` + ``stratified_split``, write manifest.tsv and summary.json); the two library functions are
    also timed on their own.
+4. import:   the user-data path, in a new process, as ``seqtune ingest`` does: the FASTA that stage 2 wrote, with a
+   side table of binary labels (CTCF present or not), through ``seqtune.inputs.import_dataset`` into a new data set
+   folder (parse, check every record, encode to uint8, write). Not part of the issue's simulate-encode-split target;
+   reported beside it.
 
 Peak memory: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the process's high-water mark, so cumulative within a
 process: the write stage's figure includes the simulation's peak; workers are started through ``/bin/sh`` so that
@@ -173,6 +177,29 @@ def worker_split(n: int, folder: Path) -> dict:
     return record
 
 
+def worker_import(n: int, folder: Path) -> dict:
+    record: dict = {"baseline_mb": maxrss_mb()}
+    import pandas as pd
+
+    from seqtune.inputs import import_dataset
+
+    labels = pd.read_csv(folder / "labels.tsv", sep="\t", dtype={"id": str})
+    side = folder.parent / (folder.name + "_side_labels.tsv")
+    motif = [column for column in labels.columns if column != "id"][0]
+    pd.DataFrame({"id": labels["id"], "label": np.where(labels[motif] > 0, "bound", "unbound")}).to_csv(
+        side, sep="\t", index=False)
+    del labels
+    record["after_imports_mb"] = maxrss_mb()
+    out = folder.parent / (folder.name + "_imported")
+    with Stage(record, "import"):
+        import_dataset(out, {"source": "fasta", "path": str(folder / "sequences.fasta"), "labels": str(side)},
+                       LENGTH, SEED)
+    record["import_bytes"] = (folder / "sequences.fasta").stat().st_size
+    shutil.rmtree(out, ignore_errors=True)
+    side.unlink()
+    return record
+
+
 def run_worker(kind: str, n: int, folder: Path) -> dict:
     # Through /bin/sh, which forks again: a process forked straight from this (large) one starts with this one's RSS
     # as its ru_maxrss (Linux copies the high-water mark at fork and keeps it across exec).
@@ -196,8 +223,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         folder = Path(args.worker_dir)
-        record = (worker_simulate_write(args.worker_n, folder) if args.worker == "simulate_write"
-                  else worker_split(args.worker_n, folder))
+        worker = {"simulate_write": worker_simulate_write, "split": worker_split, "import": worker_import}
+        record = worker[args.worker](args.worker_n, folder)
         print(json.dumps(record))
         return
 
@@ -212,12 +239,14 @@ def main() -> None:
             print(f"\n-- {n:,} sequences", flush=True)
             sw = run_worker("simulate_write", n, folder)
             sp = run_worker("split", n, folder)
+            imp = run_worker("import", n, folder)
             total = sw["simulate"]["seconds"] + sw["write"]["seconds"] + sp["split"]["seconds"]
             peak = max(sw["simulate"]["maxrss_mb"], sw["write"]["maxrss_mb"], sp["split"]["maxrss_mb"])
             run = {"simulate": sw["simulate"], "write": sw["write"], "split": sp["split"], "total_seconds": total,
                    "peak_mb": peak, "n_sites": sw["n_sites"], "write_files": sw["write_files"],
                    "simulate_parts": sw["simulate_parts"], "split_functions": sp["split_functions"],
-                   "baseline_mb": sw["after_imports_mb"],
+                   "baseline_mb": sw["after_imports_mb"], "import": imp["import"],
+                   "import_fasta_bytes": imp["import_bytes"],
                    "bytes": {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}}
             results["runs"][n] = run
             for stage in ("simulate", "write", "split"):
@@ -226,7 +255,10 @@ def main() -> None:
                              "stage's own peak MB (VmHWM)": run[stage]["stage_peak_mb"]})
             rows.append({"n": n, "stage": "TOTAL", "seconds": total, "process peak MB (ru_maxrss)": peak,
                          "stage's own peak MB (VmHWM)": None})
-            print(table(rows[-4:]))
+            rows.append({"n": n, "stage": "import (FASTA + labels; not in TOTAL)", "seconds": imp["import"]["seconds"],
+                         "process peak MB (ru_maxrss)": imp["import"]["maxrss_mb"],
+                         "stage's own peak MB (VmHWM)": imp["import"]["stage_peak_mb"]})
+            print(table(rows[-5:]))
             print("   write_dataset by file (s): " + ", ".join(f"{k} {v:.2f}" for k, v in sw["write_files"].items()))
             print(f"   sample_background alone: {sw['simulate_parts']['sample_background']:.2f} s; "
                   f"stratification_key {sp['split_functions']['stratification_key']:.2f} s, stratified_split "
@@ -241,7 +273,7 @@ def main() -> None:
         for small, large in zip(sizes, sizes[1:]):
             a, b = results["runs"][small], results["runs"][large]
             row = {"from -> to": f"{small:,} -> {large:,}", "size x": large / small}
-            for stage in ("simulate", "write", "split"):
+            for stage in ("simulate", "write", "split", "import"):
                 row[f"{stage} time x"] = b[stage]["seconds"] / a[stage]["seconds"]
             row["total time x"] = b["total_seconds"] / a["total_seconds"]
             row["peak x"] = b["peak_mb"] / a["peak_mb"]

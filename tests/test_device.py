@@ -69,7 +69,7 @@ def test_bf16_setting_accepts_auto_true_false_and_names_the_choices_otherwise():
     assert TrainSettings.from_dict({"bf16": False}).bf16 is False
     with pytest.raises(SeqtuneError, match=r"training\.bf16: 'sometimes' is not one of auto, true, false"):
         TrainSettings.from_dict({"bf16": "sometimes"})
-    with pytest.raises(SeqtuneError, match=r"training\.bf16: 1 has the wrong type"):
+    with pytest.raises(SeqtuneError, match=r"training\.bf16: 1 is not one of auto, true, false"):
         TrainSettings.from_dict({"bf16": 1})
 
 

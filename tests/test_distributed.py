@@ -43,6 +43,22 @@ def test_the_launcher_is_read_from_torchrun_or_an_srun_step(monkeypatch):
     assert detect() == (1, 2, 1, "torchrun")
 
 
+def test_more_processes_than_visible_gpus_is_refused_before_nccl_starts(monkeypatch):
+    """torchrun --nproc-per-node 2 on a machine (or job) with one GPU: one clear error naming the settings, instead
+    of nccl's failure once both processes run. The CPU stays on gloo whatever the GPU count."""
+    from seqtune.distributed import init
+    from seqtune.errors import SeqtuneError
+
+    for name, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(SeqtuneError, match=r"2 training processes on this machine but 1 GPU\(s\) visible.*"
+                                           r"pretrain\.processes"):
+        init(gpus=1)
+
+
 def _corpus(folder, n=600, length=40, seed=0):
     """Binary: positive sequences carry GGGGGG somewhere."""
     rng = np.random.default_rng(seed)

@@ -101,7 +101,8 @@ def check_settings(cls, values: dict, section: str) -> None:
         matches = {"int": isinstance(value, int) and not isinstance(value, bool),
                    "float": isinstance(value, (int, float)) and not isinstance(value, bool),
                    "bool": isinstance(value, bool), "str": isinstance(value, str)}
-        ok = any(matches.get(option, True) for option in kinds)
+        checked = [option for option in kinds if option in matches]  # "None" was handled above
+        ok = any(matches[option] for option in checked) if checked else True
         if not ok:
             raise SeqtuneError(f"{section}.{field.name}: {value!r} has the wrong type; write {words[kind]} "
                                f"(default {field.default!r})")

@@ -89,6 +89,13 @@ def init(gpus: int = 0) -> Context:
         raise SeqtuneError("multi-process training needs MASTER_ADDR and MASTER_PORT (torchrun sets them)")
     cuda = gpus > 0 and torch.cuda.is_available()
     if cuda:  # one GPU per process; under srun --gpus-per-task each task sees only its own (device 0)
+        on_this_machine = _int_env("LOCAL_WORLD_SIZE") if launcher == "torchrun" else None
+        if on_this_machine and torch.cuda.device_count() < on_this_machine:
+            # nccl refuses two processes on one GPU, and only after every process has started; say why first
+            raise SeqtuneError(f"{on_this_machine} training processes on this machine but {torch.cuda.device_count()} "
+                               "GPU(s) visible; nccl needs one GPU per process: give the pretrain job as many GPUs "
+                               "as pretrain.processes (gpu in the profile's set-resources), or lower "
+                               "pretrain.processes")
         torch.cuda.set_device(local % torch.cuda.device_count())
     backend = "nccl" if cuda else "gloo"
     if not dist.is_available():

@@ -70,11 +70,12 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":
+        bf16 = values.get("bf16", "auto")
+        if not (bf16 is True or bf16 is False or bf16 == "auto"):
+            raise SeqtuneError(f"training.bf16: {bf16!r} is not one of auto, true, false (default auto)")
         check_settings(cls, values, "training")
         if values.get("monitor", "val_loss") not in MONITORS:
             raise SeqtuneError(f"training.monitor: '{values['monitor']}' is not one of {list(MONITORS)}")
-        if isinstance(values.get("bf16"), str) and values["bf16"] != "auto":
-            raise SeqtuneError(f"training.bf16: '{values['bf16']}' is not one of auto, true, false (default auto)")
         return cls(**values)
 
     def to_dict(self) -> dict:
