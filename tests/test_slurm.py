@@ -247,3 +247,49 @@ def test_pretraining_runs_as_two_srun_tasks_like_two_torchrun_processes(slurm_cl
     history_srun = pd.read_csv(out / "history.tsv", sep="\t")
     columns = ["epoch", "train_loss", "val_loss", "val_auroc"]
     assert history_srun[columns].equals(history_torchrun[columns])
+
+
+# A one-rule workflow whose rule is named like seqtune's `simulate`, so that the Slurm profile's entry for it
+# (`mem_mb: 4000 * attempt`) applies. The job fails as an out-of-memory kill would, unless it was given 8 GB.
+RETRY_SNAKEFILE = """
+rule all:
+    input:
+        "done.txt",
+
+
+rule simulate:
+    output:
+        "done.txt",
+    log:
+        "logs/simulate.log",
+    shell:
+        "if [ {resources.mem_mb} -lt 8000 ]; then"
+        " echo 'simulated out-of-memory kill at {resources.mem_mb} MB' > {log}; exit 1; fi;"
+        " echo {resources.mem_mb} > {output}"
+"""
+
+
+def test_a_failed_job_is_resubmitted_with_the_profiles_larger_memory(slurm_cluster, tmp_path):
+    """The profile's retries, for real: a job that fails at attempt 1 is submitted again, and Slurm records the
+    larger memory request of attempt 2 (`mem_mb: 4000 * attempt` -> sbatch --mem 4000, then 8000)."""
+    (tmp_path / "Snakefile").write_text(RETRY_SNAKEFILE)
+    overrides = _test_overrides()
+    del overrides[overrides.index("--retries"):overrides.index("--retries") + 2]  # the profile's retries: 2
+    env = os.environ.copy()
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(tmp_path / "Snakefile"),
+               "--workflow-profile", str(PROFILE), *overrides]
+    process = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    log_text = process.stdout + process.stderr
+    assert process.returncode == 0, _tail(log_text, 80)
+    assert (tmp_path / "done.txt").read_text().strip() == "8000"
+
+    run_id = re.search(r"SLURM run ID: (\S+)", log_text).group(1)
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", log_text)
+    jobs = _slurm_jobs(run_id)
+    assert set(jobs) == set(submitted) and len(submitted) == 2, (submitted, jobs)
+    first, second = sorted(submitted, key=int)
+    memory = {job_id: re.search(r"MinMemoryNode=(\d+)M", jobs[job_id]["details"]).group(1) for job_id in jobs}
+    assert (jobs[first]["state"], memory[first]) == ("FAILED", "4000"), jobs[first]
+    assert (jobs[second]["state"], memory[second]) == ("COMPLETED", "8000"), jobs[second]
+    assert all(job["rule"] == "simulate" for job in jobs.values())
