@@ -186,6 +186,26 @@ def test_an_interval_on_a_missing_chromosome_fails_the_import_and_leaves_no_file
     assert not folder.exists() or not any(folder.iterdir())
 
 
+def test_a_train_size_larger_than_a_file_targets_training_split_stops_the_run_naming_the_largest_that_fits(tmp_path):
+    """The config check cannot count a file target's training split; the first run that draws the subset (a
+    baseline or scratch run, neither waits for pretraining) stops the study with the key and the size that fits,
+    and writes no result of that size."""
+    make_inputs(tmp_path)
+    settings = config(tmp_path)
+    settings["finetune"]["train_sizes"] = [40, 5000]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(settings))
+    process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", check=False)
+    assert process.returncode != 0
+    n_train = (pd.read_csv(tmp_path / "results" / "split" / "target" / "manifest.tsv", sep="\t")["split"]
+               == "train").sum()
+    output = process.stdout + process.stderr
+    assert (f"train size 5000 is larger than the {n_train} examples in the training split of "
+            f"results/split/target/manifest.tsv; lower finetune.train_sizes to at most {n_train}") in output, \
+        output[-3000:]
+    assert not list((tmp_path / "results").rglob("n5000/*/*.json")), "a run of the impossible size left a result"
+    assert not (tmp_path / "results" / "metrics.tsv").exists()
+
+
 @pytest.mark.parametrize("edit, expected", [
     (lambda c: c["datasets"]["target"].update(n_sequences=100), "datasets.target: Additional properties are not "
                                                                  "allowed ('n_sequences' was unexpected)"),

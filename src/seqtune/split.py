@@ -131,7 +131,7 @@ def training_subset(train_positions: np.ndarray, train_labels: np.ndarray, size:
     if size > len(train_positions):
         raise SeqtuneError(
             f"train size {size} is larger than the {len(train_positions)} examples in the {source}; "
-            "lower finetune.train_sizes or simulate/provide more data"
+            f"lower finetune.train_sizes to at most {len(train_positions)}, or simulate/provide more data"
         )
     classes = np.unique(train_labels)
     if size < len(classes):
