@@ -280,3 +280,18 @@ def test_global_max_pool_has_amaxs_gradient_including_ties():
     assert torch.equal(_GlobalMax.apply(x), x.amax(dim=2))
     assert torch.equal(got, expected)
     assert got[0, 0, :3].tolist() == pytest.approx([grad[0, 0].item() / 3] * 3)
+
+
+def test_a_checkpoint_resumes_under_another_checkpoint_every_but_not_under_other_settings():
+    """checkpoint_every says when progress is saved, not what is trained: it is left out of what a checkpoint must
+    match (as the workflow leaves it out of its rerun trigger); a changed learning rate is not."""
+    from seqtune.train import Supervised, _fingerprint
+
+    train, validation = datasets(60)
+    model = SequenceModel(SPEC, 2)
+
+    def fingerprint(**settings):
+        return _fingerprint(model, train, validation, TrainSettings(**settings), "full", 1, Supervised(False))
+
+    assert fingerprint(checkpoint_every=1) == fingerprint(checkpoint_every=5) == fingerprint(checkpoint_every=0)
+    assert fingerprint(checkpoint_every=1) != fingerprint(checkpoint_every=1, learning_rate=0.01)

@@ -150,6 +150,11 @@ RERUNS = [
     # The decision rule is applied at evaluation: every model is scored again, none is retrained.
     ("evaluation.decision_threshold", _bump(["evaluation", "decision_threshold"], lambda v: "argmax"),
      {"evaluate": 16, "baseline": 8, "aggregate": 1, "report": 1}),
+    # Checkpointing changes when progress is saved, not the weights: no model is trained or scored again (the config
+    # snapshot, which records every key, is rewritten, and the seconds-long summaries that read it).
+    ("training.checkpoint_every", lambda config: [config[section].setdefault("training", {}).update(
+        checkpoint_every=3) for section in ("pretrain", "finetune")],
+     {"config_snapshot": 1, "aggregate": 1, "report": 1, "pretrain": 0, "finetune": 0, "evaluate": 0}),
     # A prediction input applies a trained model; it reruns nothing of the study (results/config.yaml leaves the
     # predict section out: it used to rerun the config snapshot, aggregate, every model card and the report).
     ("a new predict input", _bump(["predict", "inputs"], lambda v: {

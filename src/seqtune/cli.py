@@ -50,6 +50,13 @@ def _add_compute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=NON_NEGATIVE, default=0, help="GPUs given to the job; CUDA is used when > 0")
 
 
+def _add_checkpointing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint-every", type=NON_NEGATIVE, default=None,
+                        help="epochs between resumable checkpoints (0: none); overrides the training JSON's "
+                             "checkpoint_every, and is passed apart from it so that the workflow does not rerun "
+                             "training when only this changes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -122,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", required=True, help="output: per-epoch TSV")
     p.add_argument("--model", type=_json_arg, default={}, help="architecture settings as JSON")
     p.add_argument("--training", type=_json_arg, default={}, help="training settings as JSON")
+    _add_checkpointing(p)
     p.add_argument("--objective", choices=["supervised", "masked"], default="supervised",
                    help="supervised on the corpus's labels, or masked-nucleotide modelling (labels ignored)")
     p.add_argument("--mask-fraction", type=float, default=0.15, help="masked: fraction of positions hidden")
@@ -143,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shuffle-labels", action="store_true", help="control: permute the training labels")
     p.add_argument("--model", type=_json_arg, default={}, help="architecture for --strategy scratch (JSON)")
     p.add_argument("--training", type=_json_arg, default={})
+    _add_checkpointing(p)
     p.add_argument("--seed", type=int, required=True)
     _add_compute(p)
 
@@ -273,6 +282,8 @@ def run(args: argparse.Namespace) -> None:
     from . import pipeline
 
     step = args.step
+    if step in ("pretrain", "finetune") and args.checkpoint_every is not None:
+        args.training = {**args.training, "checkpoint_every": args.checkpoint_every}
     if step == "simulate":
         pipeline.simulate(args.out_dir, args.task, args.n_sequences, args.length, args.motifs, args.seed,
                           args.presence_rate, args.required, args.distractors, args.distractor_rate,

@@ -492,7 +492,10 @@ def _fingerprint(model, train: Dataset, validation: Dataset, settings: TrainSett
     digest = hashlib.sha256()
     for tensor in (train.codes, train.targets, validation.codes, validation.targets):
         digest.update(tensor.cpu().numpy().tobytes())
-    description = {"settings": settings.to_dict(), "strategy": strategy, "seed": seed,
+    # checkpoint_every changes when progress is saved, not what is trained: a checkpoint written under one value
+    # resumes under another.
+    trained_with = {key: value for key, value in settings.to_dict().items() if key != "checkpoint_every"}
+    description = {"settings": trained_with, "strategy": strategy, "seed": seed,
                    "objective": type(objective).__name__, "mask": getattr(objective, "mask_fraction", None),
                    "model": model.spec.to_dict(), "head": model.head_kind, "outputs": model.n_outputs,
                    "data": digest.hexdigest()}

@@ -283,13 +283,40 @@ def get_pretrained_weights(wildcards):
     return f"{R}/pretrain/{wildcards.pretrained}/model.safetensors"
 
 
-def get_finetune_args(wildcards):
-    """Options of `seqtune finetune` that depend on the config and the run (params: a change reruns the run)."""
+def without_checkpointing(training):
+    """Training settings minus checkpoint_every, which changes when progress is saved, not the result."""
+    return {key: value for key, value in training.items() if key != "checkpoint_every"}
+
+
+def checkpointing_arg(training):
+    """--checkpoint-every when the config sets it. Rules pass it through a params function that takes `output`:
+    Snakemake leaves such derived params out of its params rerun trigger, so changing it reruns no training.
+    """
+    if "checkpoint_every" not in training:
+        return []
+    return [f"--checkpoint-every={training['checkpoint_every']}"]
+
+
+def get_pretrain_checkpointing(wildcards, output):
+    return checkpointing_arg(config["pretrain"].get("training", {}))
+
+
+def finetune_training(wildcards):
     strategy = deep_strategy(wildcards)
-    training = {
+    return {
         **config["finetune"].get("training", {}),
         **config["finetune"]["strategy_training"].get(strategy, {}),
     }
+
+
+def get_finetune_checkpointing(wildcards, output):
+    return checkpointing_arg(finetune_training(wildcards))
+
+
+def get_finetune_args(wildcards):
+    """Options of `seqtune finetune` that depend on the config and the run (params: a change reruns the run)."""
+    strategy = deep_strategy(wildcards)
+    training = without_checkpointing(finetune_training(wildcards))
     args = [
         f"--strategy={strategy}",
         f"--train-size={wildcards.train_size}",

@@ -24,7 +24,8 @@ rule finetune:
     params:
         args=get_finetune_args,
         pretrained=get_pretrained_arg,
+        checkpointing=get_finetune_checkpointing,
     shell:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
-        " {params.args:q} {params.pretrained:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.args:q} {params.pretrained:q} {params.checkpointing:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

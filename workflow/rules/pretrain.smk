@@ -23,7 +23,11 @@ rule pretrain:
         gpu=0,
     params:
         model=json.dumps(config["model"], sort_keys=True),
-        training=json.dumps(config["pretrain"].get("training", {}), sort_keys=True),
+        training=json.dumps(
+            without_checkpointing(config["pretrain"].get("training", {})),
+            sort_keys=True,
+        ),
+        checkpointing=get_pretrain_checkpointing,
         seed=lambda wildcards: derive_seed(
             config["seed"], "pretrain", wildcards.pretrained
         ),
@@ -32,6 +36,7 @@ rule pretrain:
     shell:
         "seqtune pretrain --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q}"
-        " --model {params.model:q} --training {params.training:q} --seed {params.seed} {params.objective:q}"
+        " --model {params.model:q} --training {params.training:q} {params.checkpointing:q}"
+        " --seed {params.seed} {params.objective:q}"
         " --threads {threads} --gpus {resources.gpu} --nproc {params.processes}"
         " 2> {log:q}"
