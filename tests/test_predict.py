@@ -1,6 +1,8 @@
 """Prediction on FASTA, TSV and BED + genome inputs, streamed in chunks, through a saved model."""
 
 import gzip
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,25 @@ def test_multilabel_predicted_label_joins_every_class_at_one_half():
     frame = prediction_rows(["w", "x", "y", "z"], probabilities, ["CTCF", "GATA1", "SPI1"], multilabel=True)
     assert list(frame["predicted_label"]) == ["CTCF;SPI1", "", "CTCF;GATA1;SPI1", "GATA1"]
     assert list(frame.columns) == ["id", "predicted_label", "prob_CTCF", "prob_GATA1", "prob_SPI1"]
+
+
+def test_the_command_line_takes_a_fasta_or_table_path_as_well_as_a_json_spec(tmp_path, weights):
+    """`seqtune predict --input new.fa.gz` reads the file by its extension, as the JSON spec would; a BED file (which
+    needs a genome) and an unknown extension are refused with the JSON form to write instead."""
+    from conftest import seqtune
+
+    records = [(f"r{i}", random_dna(LENGTH)) for i in range(4)]
+    fasta = tmp_path / "new.fa.gz"
+    fasta.write_bytes(gzip.compress("".join(f">{name}\n{sequence}\n" for name, sequence in records).encode()))
+    table = tmp_path / "new.csv"
+    table.write_text("id,sequence\n" + "".join(f"{name},{sequence}\n" for name, sequence in records))
+    by_spec = seqtune("predict", "--weights", str(weights), "--output", "-",
+                      "--input-spec", json.dumps({"source": "fasta", "path": str(fasta)}), check=True).stdout
+    for path in (fasta, table):
+        process = seqtune("predict", "--weights", str(weights), "--output", "-", "--input", str(path), check=True)
+        assert process.stdout == by_spec, path
+    check_output(pd.read_csv(io.StringIO(by_spec), sep="\t"), [name for name, _ in records])
+    for name, message in (("peaks.bed", "BED intervals need a genome; give the input as JSON"),
+                          ("calls.vcf", "is neither a JSON input spec nor a file named .fa")):
+        process = seqtune("predict", "--weights", str(weights), "--output", "-", "--input", name)
+        assert process.returncode == 2 and message in process.stderr, process.stderr

@@ -24,6 +24,28 @@ def _json_arg(text: str) -> dict:
     return value
 
 
+# What a bare file name given as predict's input is read as, by its extension (gzipped or not).
+_SOURCE_BY_EXTENSION = {".fa": "fasta", ".fasta": "fasta", ".fna": "fasta", ".tsv": "tsv", ".csv": "tsv",
+                        ".txt": "tsv"}
+
+
+def _input_arg(text: str) -> dict:
+    """predict's input: a JSON object (an input spec), or the path of a FASTA (.fa, .fasta, .fna) or table (.tsv,
+    .csv) file, gzipped or not, read with the spec's defaults."""
+    if text.lstrip().startswith("{"):
+        return _json_arg(text)
+    name = text.lower().removesuffix(".gz")
+    extension = os.path.splitext(name)[1]
+    if extension == ".bed":
+        raise argparse.ArgumentTypeError(f"{text!r}: BED intervals need a genome; give the input as JSON: "
+                                         '\'{"source": "bed", "path": "%s", "genome": "genome.fa"}\'' % text)
+    if extension not in _SOURCE_BY_EXTENSION:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a JSON input spec nor a file named .fa/.fasta/.fna/.tsv/.csv (gzipped or not); "
+            'give it as JSON: \'{"source": "fasta|tsv|bed", "path": ...}\'')
+    return {"source": _SOURCE_BY_EXTENSION[extension], "path": text}
+
+
 def _count_arg(minimum: int):
     """An integer option of at least ``minimum`` (argparse then names the option in its error)."""
     def parse(text: str) -> int:
@@ -265,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = steps.add_parser("predict", help="predict new sequences (FASTA, TSV/CSV or BED + genome) with a model")
     p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
-    p.add_argument("--input-spec", type=_json_arg, required=True,
-                   help='the input, as JSON: {"source": "fasta|tsv|bed", "path": ..., ...} (labels not needed)')
+    p.add_argument("--input-spec", "--input", dest="input_spec", type=_input_arg, required=True,
+                   help='the input: a FASTA or TSV/CSV file (by its extension, gzipped or not), or as JSON: '
+                        '{"source": "fasta|tsv|bed", "path": ..., ...} (labels not needed; BED needs "genome")')
     p.add_argument("--output", required=True,
                    help="output TSV: id, predicted_label, prob_<class>... (.gz: gzipped; -: standard output)")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
