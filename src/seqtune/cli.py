@@ -82,7 +82,9 @@ def _add_checkpointing(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="seqtune", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="seqtune", description="Transfer learning on DNA sequences: one subcommand per step of the seqtune "
+        "workflow (seqtune STEP --help); predict applies a fine-tuned model to new sequences.")
     parser.add_argument("--version", action="version", version=f"seqtune {__version__}")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
     steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
