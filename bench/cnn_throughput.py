@@ -25,7 +25,7 @@ pretrain`` does. Sections (every comparison is a ratio of figures measured in th
 8. Threads: intra-op 1 vs 2, inter-op 1 vs 2, ``OMP_WAIT_POLICY=PASSIVE``, each in a fresh subprocess.
 
 Run:  .venv/bin/python bench/cnn_throughput.py            (about 15-20 minutes on a loaded 2-core machine)
-      .venv/bin/python bench/cnn_throughput.py --calibration-only   (section 7e alone, about 2 minutes)
+      .venv/bin/python bench/cnn_throughput.py --calibration-only   (section 7e alone, about 3 minutes)
       .venv/bin/python bench/cnn_throughput.py --against-commit bc4a8ba   (section 7f alone, about 4 minutes)
       .venv/bin/python bench/cnn_throughput.py --quick    (smaller data and fewer rounds, about 5 minutes)
       .venv/bin/python bench/cnn_throughput.py --compile  (adds torch.compile; its compilation takes ~1 minute)
