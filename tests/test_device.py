@@ -3,6 +3,7 @@ visible), and which precision (``training.bf16``). The CUDA kernels themselves c
 decides whether they would is tested."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -33,8 +34,6 @@ def test_a_job_given_a_gpu_trains_on_cuda_deterministically_and_logs_it(fake_cud
         device = select_device(1)
     assert device == torch.device("cuda")  # the first visible device: the one Slurm assigned
     assert fake_cuda["deterministic"] == [True] and torch.backends.cudnn.benchmark is False
-    import os
-
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"  # what deterministic cuBLAS needs
     assert "device: cuda (Fake GPU), CUDA_VISIBLE_DEVICES=3" in caplog.text
 

@@ -72,6 +72,13 @@ def _add_compute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=NON_NEGATIVE, default=0, help="GPUs given to the job; CUDA is used when > 0")
 
 
+def _add_decision_threshold(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--decision-threshold", choices=DECISION_RULES, default="validation",
+                        help="binary targets: 'validation' predicts the positive class above the cut that maximises "
+                        "balanced accuracy on the validation split; 'argmax' the most probable class (default: "
+                        "validation)")
+
+
 def _add_checkpointing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=NON_NEGATIVE, default=None,
                         help="epochs between resumable checkpoints (0: none); overrides the training JSON's "
@@ -188,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}, copied into "
                    "metrics.json")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
-    p.add_argument("--decision-threshold", choices=DECISION_RULES, default="validation",
-                   help="binary targets: 'validation' predicts the positive class above the cut that maximises "
-                   "balanced accuracy on the validation split; 'argmax' the most probable class (default: "
-                   "validation)")
+    _add_decision_threshold(p)
     _add_compute(p)
 
     p = steps.add_parser("baseline", help="fit a logistic-regression baseline and score it on the test split")
@@ -205,8 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--decision-threshold", choices=DECISION_RULES, default="validation",
-                   help="as for seqtune evaluate (default: validation)")
+    _add_decision_threshold(p)
 
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
     p.add_argument("metrics_files", nargs="+")

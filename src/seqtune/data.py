@@ -84,8 +84,8 @@ def read_dataset(codes_path: str | os.PathLike) -> LabelledData:
 def read_manifest(path: str | os.PathLike, data: LabelledData) -> np.ndarray:
     """The split of each example of ``data``, in its order, from a manifest (id, split) TSV."""
     manifest = read_tsv(path, required=["id", "split"], dtype={"id": str})
-    splits = manifest.drop_duplicates("id").set_index("id")["split"]
-    if len(splits) != len(manifest) or len(splits) != len(data.ids):
+    splits = manifest.set_index("id")["split"]
+    if not splits.index.is_unique or len(splits) != len(data.ids):
         raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids; rerun the split step")
     assignment = splits.reindex(pd.Index(data.ids, dtype=object))
     if assignment.isna().any():

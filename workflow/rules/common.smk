@@ -315,10 +315,9 @@ def get_finetune_checkpointing(wildcards, output):
 
 def get_finetune_args(wildcards):
     """Options of `seqtune finetune` that depend on the config and the run (params: a change reruns the run)."""
-    strategy = deep_strategy(wildcards)
     training = without_checkpointing(finetune_training(wildcards))
     args = [
-        f"--strategy={strategy}",
+        f"--strategy={deep_strategy(wildcards)}",
         f"--train-size={wildcards.train_size}",
         f"--seed={derive_seed(config['seed'], 'run', wildcards.seed)}",
         f"--training={json.dumps(training, sort_keys=True)}",
