@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = steps.add_parser("finetune", help="fine-tune a pretrained model on the target (or train from scratch)")
     p.add_argument("--codes", required=True)
     p.add_argument("--manifest", required=True)
-    p.add_argument("--pretrained", default=None, help="pretrained .safetensors (not for --strategy scratch)")
+    p.add_argument("--pretrained", default=None, help="pretrained .safetensors, or a Hugging Face checkpoint's "
+                   "base.json from seqtune import-model (not for --strategy scratch)")
     p.add_argument("--weights", required=True)
     p.add_argument("--history", required=True)
     p.add_argument("--train-ids", required=True, help="output: the training subset's ids and labels")
@@ -184,6 +185,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training", type=_json_arg, default={})
     _add_checkpointing(p)
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--embeddings", default=None, help="Hugging Face linear_probe: the data set's frozen embeddings "
+                   "(seqtune embed); computed here when not given")
+    p.add_argument("--lora", type=_json_arg, default=None, help="Hugging Face lora: rank, alpha, dropout, "
+                   "target_modules (JSON)")
+    p.add_argument("--gradient-checkpointing", action="store_true",
+                   help="Hugging Face models: recompute activations in the backward pass (less memory, slower)")
+    _add_compute(p)
+
+    p = steps.add_parser("import-model", help="check a local Hugging Face checkpoint and record its identity "
+                         "(base.json: path, SHA-256 of its weights, architecture, tokens per sequence)")
+    p.add_argument("--path", required=True, help="the checkpoint's folder (config.json, *.safetensors, tokenizer)")
+    p.add_argument("--output", required=True, help="output: base.json")
+    p.add_argument("--key", default="pretrain.models.<name>", help="the config key that names it (for errors)")
+    p.add_argument("--length", type=POSITIVE, required=True, help="sequence length in nt (checked against the "
+                   "model's positions)")
+    p.add_argument("--pooling", choices=["mean", "cls"], default="mean")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own Python code")
+
+    p = steps.add_parser("embed", help="a Hugging Face model's frozen pooled embeddings of a data set (for a "
+                         "linear probe), once")
+    p.add_argument("--base", required=True, help="base.json from seqtune import-model")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--output", required=True, help="output .npy (N, hidden) float32, with a .json beside it")
+    p.add_argument("--batch-size", type=POSITIVE, default=64)
     _add_compute(p)
 
     p = steps.add_parser("evaluate", help="score a fine-tuned model on the test split")
@@ -346,7 +371,16 @@ def run(args: argparse.Namespace) -> None:
     elif step == "finetune":
         pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
                           args.train_size, args.seed, args.training, args.model, args.pretrained,
-                          args.shuffle_labels, args.threads, args.gpus)
+                          args.shuffle_labels, args.threads, args.gpus, args.embeddings, args.lora,
+                          args.gradient_checkpointing)
+    elif step == "import-model":
+        from .hf.steps import import_model
+
+        import_model(args.path, args.output, args.key, args.length, args.pooling, args.trust_remote_code)
+    elif step == "embed":
+        from .hf.steps import embed
+
+        embed(args.base, args.codes, args.output, args.batch_size, args.threads, args.gpus)
     elif step == "evaluate":
         pipeline.evaluate(args.codes, args.manifest, args.weights, args.predictions, args.metrics, args.run,
                           args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold)

@@ -12,6 +12,14 @@ import os
 from .errors import SeqtuneError
 
 DEEP_STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
+# Strategies on a Hugging Face backbone (seqtune.hf) and their default for a model that lists none.
+HF_STRATEGIES = ("linear_probe", "full", "partial", "lora", "random_init")
+HF_DEFAULT_STRATEGIES = ["linear_probe", "lora", "full", "random_init"]
+
+
+def is_huggingface(model: dict) -> bool:
+    """A ``pretrain.models`` entry that names a local Hugging Face checkpoint instead of a seqtune pretraining."""
+    return model.get("source", "seqtune") == "huggingface"
 FILE_SOURCES = ("fasta", "tsv", "bed")
 DECISION_RULES = ("validation", "argmax")  # evaluation.decision_threshold (seqtune.metrics.decision_rule)
 
@@ -148,6 +156,16 @@ def check_config(config: dict) -> None:
         raise SeqtuneError(f"finetune.dataset: '{target}' has labelled: false; the target task needs labels (a data "
                            "set without labels serves masked pretraining only)")
     for name, model in config["pretrain"]["models"].items():
+        if is_huggingface(model):
+            _check_huggingface_model(name, model)
+            continue
+        if not model.get("dataset"):
+            raise SeqtuneError(f"pretrain.models.{name}.dataset: missing; name the data set under datasets it "
+                               "pretrains on (or set source: huggingface and path: for a checkpoint on disk)")
+        unknown = sorted(set(model.get("strategies", [])) - set(DEEP_STRATEGIES))
+        if unknown:
+            raise SeqtuneError(f"pretrain.models.{name}.strategies: {unknown} apply to Hugging Face models only; "
+                               f"choose from {', '.join(s for s in DEEP_STRATEGIES if s != 'scratch')}")
         if model["dataset"] not in datasets:
             raise SeqtuneError(f"pretrain.models.{name}.dataset: '{model['dataset']}' is not a key of datasets "
                                f"({', '.join(datasets)})")
@@ -189,6 +207,20 @@ def check_config(config: dict) -> None:
     for dataset_name, dataset in datasets.items():
         if dataset.get("source") == "simulate":
             _check_motifs(dataset_name, dataset, config["sequence_length"])
+
+
+def _check_huggingface_model(name: str, model: dict) -> None:
+    key = f"pretrain.models.{name}"
+    if not model.get("path"):
+        raise SeqtuneError(f"{key}.path: missing; name the folder of the checkpoint (config.json, *.safetensors, "
+                           "tokenizer files), downloaded beforehand (docs/foundation_models.md)")
+    if model.get("dataset"):
+        raise SeqtuneError(f"{key}.dataset: a Hugging Face model was pretrained elsewhere and reads no data set "
+                           "here; remove the key")
+    unknown = sorted(set(model.get("strategies", HF_DEFAULT_STRATEGIES)) - set(HF_STRATEGIES))
+    if unknown:
+        raise SeqtuneError(f"{key}.strategies: {unknown} do not apply to a Hugging Face model; choose from "
+                           f"{', '.join(HF_STRATEGIES)}")
 
 
 def _check_motifs(name: str, dataset: dict, length: int) -> None:
@@ -266,7 +298,11 @@ def trained_strategies(config: dict, pretrained: str) -> list[str]:
     if pretrained == "none":
         return ["scratch"] if "scratch" in strategies else []
     model = config["pretrain"]["models"].get(pretrained, {})
-    return list(model["strategies"]) if "strategies" in model else [s for s in strategies if s != "scratch"]
+    if "strategies" in model:
+        return list(model["strategies"])
+    if is_huggingface(model):
+        return list(HF_DEFAULT_STRATEGIES)
+    return [s for s in strategies if s != "scratch"]
 
 
 def shuffled_control_source(config: dict) -> str:

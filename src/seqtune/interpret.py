@@ -593,8 +593,15 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
     attributions = {"ism": ism(model, sequence_codes, target, batch_size, center_logits)}
     seconds = {"ism": time.perf_counter() - started}
     started = time.perf_counter()
-    attributions["gradient_x_input"] = gradient_x_input(model, sequence_codes, target, center_logits=center_logits)
+    # A tokenised model (a Hugging Face backbone) has no gradient with respect to the bases: ISM only.
+    tokenised = hasattr(getattr(model, "backbone", None), "tokens")
+    attributions["gradient_x_input"] = None if tokenised else gradient_x_input(model, sequence_codes, target,
+                                                                               center_logits=center_logits)
     seconds["gradient_x_input"] = time.perf_counter() - started
+    if tokenised and method == "gradient_x_input":
+        log.warning("gradient x input needs a gradient with respect to the bases, which a tokenised model has not; "
+                    "plotting ISM")
+        method = "ism"
     probabilities = predict_proba(model, torch.from_numpy(sequence_codes).to(device), data.multilabel)
     probability = probabilities[np.arange(rows.size), target]
 
@@ -608,6 +615,12 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
     })
     recovery = {}
     for name, values in attributions.items():
+        if values is None:  # not computable for this model: empty columns, null means
+            empty = {"auroc": None, "precision_at_k": None}
+            recovery[name] = {"relevant": dict(empty), "all": dict(empty), "per_motif": {}, "not_computed": True}
+            table = table.assign(**{f"{name}_{measure}{suffix}": np.nan for measure in ("auroc", "precision_at_k")
+                                    for suffix in ("", "_all_sites")})
+            continue
         scores = position_scores(values, sequence_codes, position_score, window)
         columns, recovery[name] = _recovery(scores, relevant, all_sites, name)
         table = table.assign(**columns)

@@ -5,6 +5,7 @@ The command line (``seqtune <step>``) and the Snakemake rules call exactly these
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -15,7 +16,7 @@ import pandas as pd
 
 from .data import read_dataset, read_manifest, write_dataset
 from .errors import SeqtuneError
-from .io import PROBABILITY_FORMAT, write_json, write_tsv
+from .io import PROBABILITY_FORMAT, read_json, write_json, write_tsv
 from .provenance import provenance
 from .split import SPLITS
 
@@ -330,11 +331,15 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
 
 def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: str, strategy: str,
              train_size: int, seed: int, training: dict, model_spec: dict | None = None,
-             pretrained: str | None = None, shuffle_labels: bool = False, threads: int = 1, gpus: int = 0) -> None:
+             pretrained: str | None = None, shuffle_labels: bool = False, threads: int = 1, gpus: int = 0,
+             embeddings: str | None = None, lora: dict | None = None, gradient_checkpointing: bool = False) -> None:
     """Fine-tune a pretrained model on the target task (new head), or train the same architecture from scratch.
 
     ``strategy`` ``scratch`` needs ``model_spec`` and no ``pretrained``; every other strategy loads ``pretrained``
     and replaces its head. ``shuffle_labels`` permutes the training labels (a control that must stay at chance).
+    ``pretrained`` may also be a Hugging Face checkpoint's record (``seqtune import-model``): then ``embeddings``
+    (``seqtune embed``) feed a linear probe, ``lora`` configures strategy lora, and ``random_init`` trains the same
+    architecture from random weights (see :mod:`seqtune.hf`). Every run records its cost in the sidecar.
     """
     from .models import ModelSpec, SequenceModel, replace_head
     from .split import training_subset
@@ -365,7 +370,23 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         validation_targets = shuffler.permutation(validation_targets)
     n_classes = len(data.classes)
     head_change = None
-    if strategy == "scratch":
+    hf_base = None
+    if pretrained and pretrained.endswith(".json"):
+        from .hf.steps import is_hf_base, model_and_inputs, read_base
+
+        if not is_hf_base(pretrained):
+            raise SeqtuneError(f"--pretrained {pretrained}: not a record of seqtune import-model; pass a model's "
+                               ".safetensors, or the base.json that import-model writes")
+        hf_base = read_base(pretrained)
+    fit_model = None
+    train_inputs, validation_inputs = data.codes[subset], data.codes[parts["validation"]]
+    if hf_base is not None:
+        model, fit_model, train_inputs, validation_inputs = model_and_inputs(
+            hf_base, strategy, n_classes, data.codes, subset, parts["validation"], device, embeddings, lora,
+            gradient_checkpointing, source=codes)
+        log.info("Hugging Face model %s (%s), strategy %s, %d tokens per sequence", hf_base["path"],
+                 hf_base.get("model_type"), strategy, train_inputs.shape[1] if train_inputs.ndim == 2 else 0)
+    elif strategy == "scratch":
         if pretrained:
             raise SeqtuneError("strategy 'scratch' trains from random weights; do not pass a pretrained model")
         spec = ModelSpec.from_dict({**(model_spec or {}), "length": data.codes.shape[1]})
@@ -384,24 +405,62 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         head_change = replace_head(model, n_classes)
         log.info("replaced head of %s: %d -> %d outputs (backbone kept, %d input features)", pretrained,
                  head_change["old_outputs"], head_change["new_outputs"], head_change["in_features"])
-    train = Dataset.from_numpy(data.codes[subset], train_targets, False, device)
-    validation = Dataset.from_numpy(data.codes[parts["validation"]], validation_targets, False, device)
+    train = Dataset.from_numpy(train_inputs, train_targets, False, device)
+    validation = Dataset.from_numpy(validation_inputs, validation_targets, False, device)
     log.info("strategy %s, %d training examples%s", strategy, len(train),
              " (labels shuffled)" if shuffle_labels else "")
-    rows, best = fit(model, train, validation, settings, strategy, seed, checkpoint=checkpoint_path(weights))
+    started = time.perf_counter()
+    rows, best = fit(fit_model or model, train, validation, settings, strategy, seed,
+                     checkpoint=checkpoint_path(weights))
+    cost = run_cost(model, rows, time.perf_counter() - started, device, embeddings)
+    if fit_model is not None and fit_model is not model:  # a probe trained on embeddings: its head is the model's
+        model.head.load_state_dict(fit_model.head.state_dict())
     write_tsv(history, pd.DataFrame(rows))
     write_tsv(train_ids, pd.DataFrame({"id": data.ids[subset], "label": np.asarray(data.classes)[targets[subset]]}))
-    save_model(model, weights, {
+    if hf_base is not None:
+        from .hf.steps import save_finetuned
+
+        save = functools.partial(save_finetuned, strategy=strategy, base=hf_base)
+    else:
+        save = save_model
+    save(model, weights, metadata={
+        "cost": cost, 
         "role": "finetuned", "strategy": strategy, "pretrained": pretrained, "head_replaced": head_change,
         "shuffle_labels": shuffle_labels, "task": data.info["type"], "classes": data.classes, "alphabet": "ACGT",
         "length": int(data.codes.shape[1]), "train_size": train_size, "training": settings.to_dict(),
         "seed": seed, "validation": best,
-        "provenance": provenance({"codes": codes, "manifest": manifest, "pretrained": pretrained},
+        "provenance": provenance({"codes": codes, "manifest": manifest, "pretrained": pretrained,
+                                  "embeddings": embeddings},
                                  {"step": "finetune", "strategy": strategy, "train_size": train_size,
                                   "shuffle_labels": shuffle_labels, "model": model.spec.to_dict(),
                                   "training": settings.to_dict()},
                                  {"seed": seed, "subset": derive_seed(seed, "subset"),
                                   "shuffle": derive_seed(seed, "shuffle") if shuffle_labels else None}, device)})
+
+
+def run_cost(model, history_rows: list[dict], seconds: float, device, embeddings: str | None = None) -> dict:
+    """What a run cost: trainable parameters (under its strategy) and all parameters of the model it saves, peak
+    memory, training seconds (GPU-seconds on a GPU); for a probe on precomputed embeddings, their one-off seconds."""
+    from .train import peak_memory
+
+    cost = {"trainable_parameters": int(history_rows[0]["trainable_parameters"]) if history_rows else 0,
+            "total_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds,
+            "device": str(device), **peak_memory(device)}
+    if getattr(device, "type", str(device)) == "cuda":
+        cost["gpu_seconds"] = seconds
+    if embeddings:
+        cost["embedding_seconds"] = read_json(Path(embeddings).with_suffix(".json")).get("seconds")
+    return cost
+
+
+def cost_path(metrics: str | os.PathLike) -> Path:
+    """A run's measured cost lives beside its metrics.json, apart from it: seconds and memory differ between reruns,
+    while metrics.json (and the provenance that checksums it) stays identical."""
+    return Path(metrics).with_name("cost.json")
+
+
+def write_cost(metrics: str | os.PathLike, cost: dict) -> None:
+    write_json(cost_path(metrics), cost)
 
 
 def _check_classes(data, targets, parts, manifest) -> None:
@@ -450,6 +509,7 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
                                  {"step": "evaluate", "run": run, "rc_average": rc_average,
                                   "decision_threshold": decision_threshold},
                                  {"seed": int(run.get("seed", 0))}, device)}, decision_threshold)
+    write_cost(metrics, sidecar.get("cost") or {})
 
 
 def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: dict, predictions: str, metrics: str,
@@ -501,9 +561,17 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
                              source=f"training split of {manifest}")
     x = {name: features(kind, data.codes[positions], k) for name, positions in
          (("train", subset), ("validation", parts["validation"]), ("test", parts["test"]))}
+    started = time.perf_counter()
     model, c, scores = fit_logistic(x["train"], targets[subset], x["validation"], targets[parts["validation"]],
                                     seed, source=f"training subset of {train_size} from {manifest}",
                                     names=data.classes)
+    from .train import peak_memory
+
+    import torch
+
+    n_coefficients = int(model.coef_.size + model.intercept_.size)
+    cost = {"trainable_parameters": n_coefficients, "total_parameters": n_coefficients,
+            "train_seconds": time.perf_counter() - started, "device": "cpu", **peak_memory(torch.device("cpu"))}
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)
     probabilities = {}
     for part in ("validation", "test"):
@@ -515,6 +583,7 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
                                  {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
                                   "train_size": train_size, "run": run, "decision_threshold": decision_threshold},
                                  {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")}, decision_threshold)
+    write_cost(metrics, cost)
 
 
 # ---------------------------------------------------------------------------------------------------------- predict

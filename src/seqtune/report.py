@@ -33,14 +33,16 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     shares nothing with the target (``pretrain.models.<name>.negative_control``); the verdict checks them.
     """
     records = [read_json(path) for path in metrics_files]
-    runs = runs_table(records)
+    runs = runs_table([{**record, "cost": _cost(path)} for record, path in zip(records, metrics_files)])
     summary = summarise(runs)
     gains = transfer_gain(runs, metric)
     if bootstrap_resamples > 0:
         levels, gain_intervals = bootstrap_over_test_examples(runs, _test_predictions(metrics_files, records),
                                                               metric, bootstrap_resamples, seed)
         summary = summary.merge(levels, on=["model", "train_size"], how="left")
-        gains = gains.merge(gain_intervals, on=["model", "train_size"], how="left")
+        # the bootstrap pairs each model with scratch: its intervals belong to the rows against scratch
+        gains = gains.merge(gain_intervals.assign(reference="scratch"), on=["model", "train_size", "reference"],
+                            how="left")
     result = {
         "primary_metric": metric,
         "runs": runs.to_dict(orient="records"),
@@ -54,6 +56,14 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     for sentence in result["verdict"]["sentences"]:
         log.info("%s", sentence)
     return records
+
+
+def _cost(metrics_file: str) -> dict:
+    """A run's cost.json beside its metrics.json (seqtune.pipeline.cost_path); empty when it has none."""
+    from .pipeline import cost_path
+
+    path = cost_path(metrics_file)
+    return read_json(path) if path.is_file() else {}
 
 
 def _test_predictions(metrics_files: list[str], records: list[dict]) -> dict:
@@ -291,6 +301,7 @@ def gain_figure(gains: pd.DataFrame, metric: str):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7.5, 4))
+    gains = gains[gains["reference"] == "scratch"]
     models = sorted(gains["model"].unique())
     sizes = sorted(gains["train_size"].unique())
     width = 0.8 / max(len(models), 1)
@@ -305,6 +316,20 @@ def gain_figure(gains: pd.DataFrame, metric: str):
     axis.legend(fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def _cost_section(runs: pd.DataFrame, gains: pd.DataFrame) -> str:
+    """Cost beside gain: what each model cost to train (means over seeds) and what it gained over scratch."""
+    from .stats import cost_summary
+
+    table = cost_summary(runs, gains)
+    if table.empty:
+        return ""
+    return ('<h2 id="cost">Cost beside gain</h2><p>Mean over seeds: trainable and total parameters, peak memory '
+            "(the process's peak resident set on the CPU, the GPU's peak allocation on CUDA), training seconds "
+            "(GPU-seconds on a GPU; a probe on cached embeddings also has their one-off <code>embedding_seconds</code>), "
+            "and the mean gain over scratch. Seconds and memory are measurements of this machine: they differ "
+            "between reruns, unlike the scores.</p>" + _table(table, digits=4))
 
 
 def _one_class_runs(predictions: dict) -> str:
@@ -423,6 +448,7 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
         if not check["passed"]:
             warning += (f'<p class="warn">Warning: the negative control \'{html.escape(check["pretrained"])}\' helps '
                         "at some train size (verdict below): read the transfer gain as partly generic.</p>")
+    cost_html = _cost_section(runs, gains)
     split_counts = pd.DataFrame(split["counts"]).fillna(0).astype(int)
     split_counts.index.name = "class"
     data_info = _data_info(results)
@@ -462,6 +488,7 @@ seeds, the paired t-test's p-value and effect size (d<sub>z</sub>); <code>boot_c
 the gain's interval over resampled test examples (one resample shared by both models, so it stays paired).</p>
 {gain_plot}
 {_table(gains)}
+{cost_html}
 <h2 id="runs">ROC, precision-recall and confusion matrices</h2>
 <p>At the smallest and the largest train size. ROC and precision-recall curves are the mean of the seeds' curves
 (each interpolated on a common grid), so the AUC in the legend is the mean of the seeds' own AUROC, as in the tables;

@@ -18,6 +18,9 @@ from .metrics import (CONFUSION_METRICS, METRIC_NAMES, auroc_rows, average_preci
 
 DEEP_EXCLUDED = {"kmer_logreg", "onehot_logreg", "shuffled_labels"}
 BASELINE_STRATEGIES = ("kmer_logreg", "onehot_logreg")
+# metrics.tsv's cost columns; gpu_seconds is empty on the CPU, embedding_seconds for probes on cached embeddings.
+COST_COLUMNS = ("trainable_parameters", "total_parameters", "peak_memory_mb", "train_seconds", "gpu_seconds",
+                "embedding_seconds")
 
 
 def run_label(pretrained: str, strategy: str) -> str:
@@ -33,8 +36,13 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
         frame["decision_threshold"] = [decision.get("threshold") if isinstance(decision, dict) else None
                                        for decision in frame["decision"]]
         frame["decision_threshold"] = frame["decision_threshold"].astype(float)
+    if "cost" in frame.columns:  # what each run cost (seqtune.pipeline.run_cost): parameters, memory, seconds
+        for column in COST_COLUMNS:
+            frame[column] = [cost.get(column) if isinstance(cost, dict) else None for cost in frame["cost"]]
+            frame[column] = frame[column].astype(float)
     columns = identity + list(METRIC_NAMES) + [c for c in ("n_test", "best_epoch", "decision_threshold")
                                                if c in frame.columns]
+    columns += [c for c in COST_COLUMNS if c in frame.columns]
     for column in ("n_test", "best_epoch"):  # whole numbers, missing for baselines (no epochs)
         if column in frame.columns:
             frame[column] = frame[column].astype("Int64")
@@ -91,17 +99,39 @@ def paired_difference(runs: pd.DataFrame, model: str, reference: str, train_size
 
 
 def transfer_gain(runs: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
-    """Every model against ``scratch`` at every train size (paired over seeds)."""
+    """Every model against ``scratch`` at every train size (paired over seeds); and each model fine-tuned from a
+    Hugging Face checkpoint against ``random_init:<model>``, the same architecture from random weights (what
+    pretraining adds, apart from what the architecture adds)."""
     rows = []
-    for model in sorted(set(runs["model"]) - {"scratch"}):
-        for size in sorted(runs["train_size"].unique()):
-            result = paired_difference(runs, model, "scratch", size, metric)
-            if result is not None:
-                rows.append(result)
+    models = set(runs["model"])
+    for model in sorted(models - {"scratch"}):
+        references = ["scratch"]
+        pretrained = runs.loc[runs["model"] == model, "pretrained"].iloc[0]
+        random_init = run_label(pretrained, "random_init")
+        if random_init in models and model != random_init and not model.startswith("shuffled_labels"):
+            references.append(random_init)
+        for reference in references:
+            for size in sorted(runs["train_size"].unique()):
+                result = paired_difference(runs, model, reference, size, metric)
+                if result is not None:
+                    rows.append(result)
     columns = ["model", "reference", "train_size", "metric", "n", "mean", "sd", "ci_low", "ci_high", "p_value",
                "effect_size_dz"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.rename(columns={"mean": "mean_gain", "sd": "sd_gain", "n": "n_seeds"})
+
+
+def cost_summary(runs: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
+    """Per model x train size: mean cost over seeds (parameters, peak memory, training seconds) beside the mean gain
+    over scratch, for choosing between a probe, LoRA and full fine-tuning by what each costs."""
+    present = [column for column in COST_COLUMNS if column in runs.columns and runs[column].notna().any()]
+    if not present:
+        return pd.DataFrame()
+    table = runs.groupby(["model", "train_size"], sort=True)[present].mean().reset_index()
+    over_scratch = gains[gains["reference"] == "scratch"][["model", "train_size", "mean_gain"]] if len(gains) else \
+        pd.DataFrame(columns=["model", "train_size", "mean_gain"])
+    return table.merge(over_scratch.rename(columns={"mean_gain": "gain_over_scratch"}), on=["model", "train_size"],
+                       how="left")
 
 
 def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
@@ -119,7 +149,8 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
     for size in sorted(summary["train_size"].unique()):
         entry = {"train_size": int(size)}
         at_size = deep[deep["train_size"] == size]
-        transferred = at_size[at_size["model"] != "scratch"]
+        # random_init is a reference trained from random weights, not a transfer
+        transferred = at_size[(at_size["model"] != "scratch") & (at_size["strategy"] != "random_init")]
         if transferred.empty:
             continue
         best = transferred.sort_values(f"{metric}_mean", ascending=False).iloc[0]["model"]
@@ -132,6 +163,8 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
             entry["vs_baseline"] = paired_difference(runs, best, best_baseline, size, metric)
         per_size.append(entry)
         sentences.append(_sentence(entry, metric))
+    architecture = _architecture_checks(runs, deep, metric)
+    sentences += [check["sentence"] for check in architecture]
     control = _shuffled_check(runs)
     if control:
         sentences.append(control["sentence"])
@@ -139,7 +172,31 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
     checks = [check for check in checks if check]
     sentences += [check["sentence"] for check in checks]
     return {"metric": metric, "per_train_size": per_size, "shuffled_label_control": control,
-            "negative_controls": checks, "sentences": sentences}
+            "negative_controls": checks, "pretraining_vs_architecture": architecture, "sentences": sentences}
+
+
+def _architecture_checks(runs: pd.DataFrame, deep: pd.DataFrame, metric: str) -> list[dict]:
+    """Per pretrained model with a ``random_init`` reference (a Hugging Face checkpoint), per train size: its best
+    strategy against the same architecture from random weights. Against scratch (seqtune's CNN) a gain mixes what
+    pretraining and what the architecture add; against random_init only pretraining differs."""
+    checks = []
+    for pretrained in sorted(deep.loc[deep["strategy"] == "random_init", "pretrained"].unique()):
+        reference = run_label(pretrained, "random_init")
+        own = deep[(deep["pretrained"] == pretrained) & (deep["strategy"] != "random_init")]
+        parts = []
+        for size in sorted(own["train_size"].unique()):
+            at_size = own[own["train_size"] == size]
+            best = at_size.sort_values(f"{metric}_mean", ascending=False).iloc[0]["model"]
+            diff = paired_difference(runs, best, reference, size, metric)
+            parts.append({"train_size": int(size), "model": best, "vs_random_init": diff})
+        if not parts:
+            continue
+        described = "; ".join(f"at {p['train_size']}, {p['model']} {_describe(p['vs_random_init'])}" for p in parts)
+        checks.append({"pretrained": pretrained, "reference": reference, "per_train_size": parts,
+                       "sentence": f"What pretraining '{pretrained}' adds, apart from its architecture (its best "
+                                   f"strategy minus {reference}, the same architecture from random weights with the "
+                                   f"same budget, paired over seeds): {described}."})
+    return checks
 
 
 def _negative_control_check(runs: pd.DataFrame, summary: pd.DataFrame, pretrained: str, metric: str) -> dict | None:

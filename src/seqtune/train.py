@@ -31,7 +31,8 @@ from .sequence import one_hot
 
 log = logging.getLogger("seqtune")
 
-STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr")
+STRATEGIES = ("scratch", "full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr", "lora",
+              "random_init")
 MONITORS = ("val_loss", "val_score")
 
 
@@ -58,6 +59,9 @@ class TrainSettings:
     checkpoint_every: int = 1
     # Run the model through torch.compile (inductor) in training, validation and prediction.
     compile: bool = False
+    # Gradient accumulation: each step of batch_size examples runs as this many micro-batches (less memory, the
+    # same effective batch; batch norm sees micro-batches).
+    accumulation_steps: int = 1
 
     # Allowed ranges, in JSON-schema words, as workflow/schemas/config.schema.yaml has them (a test keeps the two
     # equal): the command line's --training gets the same checks as a config.
@@ -65,7 +69,7 @@ class TrainSettings:
         "learning_rate": {"exclusiveMinimum": 0}, "weight_decay": {"minimum": 0}, "batch_size": {"minimum": 1},
         "max_epochs": {"minimum": 1}, "patience": {"minimum": 1}, "unfreeze_blocks": {"minimum": 0},
         "unfreeze_every": {"minimum": 1}, "lr_decay": {"exclusiveMinimum": 0, "maximum": 1},
-        "checkpoint_every": {"minimum": 0},
+        "checkpoint_every": {"minimum": 0}, "accumulation_steps": {"minimum": 1},
     }
 
     @classmethod
@@ -120,14 +124,16 @@ def apply_strategy(model: SequenceModel, strategy: str, settings: TrainSettings,
     * ``partial``: the head and the top ``unfreeze_blocks`` backbone blocks train.
     * ``gradual_unfreeze``: the head first, then one more block (top down) every ``unfreeze_every`` epochs.
     * ``discriminative_lr``: everything trains; block i from the top gets learning rate x ``lr_decay`` ** (i + 1).
+    * ``lora``: the head and the LoRA adapters (parameters named ``lora_*``, added by peft) train; base weights stay.
+    * ``random_init``: as ``scratch`` (a Hugging Face architecture from random weights).
     """
     if strategy not in STRATEGIES:
         raise SeqtuneError(f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
     blocks = list(model.backbone.blocks)
     n_blocks = len(blocks)
-    if strategy in ("scratch", "full", "discriminative_lr"):
+    if strategy in ("scratch", "full", "discriminative_lr", "random_init"):
         n_trainable = n_blocks
-    elif strategy == "linear_probe":
+    elif strategy in ("linear_probe", "lora"):
         n_trainable = 0
     elif strategy == "partial":
         n_trainable = min(settings.unfreeze_blocks, n_blocks)
@@ -139,6 +145,10 @@ def apply_strategy(model: SequenceModel, strategy: str, settings: TrainSettings,
             parameter.requires_grad_(trainable)
     for parameter in model.head.parameters():
         parameter.requires_grad_(True)
+    if strategy == "lora":
+        for name, parameter in model.named_parameters():
+            if "lora_" in name:
+                parameter.requires_grad_(True)
 
     groups = [{"params": list(model.head.parameters()), "lr": settings.learning_rate}]
     for depth, block in enumerate(reversed(blocks)):
@@ -148,6 +158,23 @@ def apply_strategy(model: SequenceModel, strategy: str, settings: TrainSettings,
         else:
             groups.append({"params": list(block.parameters()), "lr": settings.learning_rate * factor})
     return groups
+
+
+def peak_memory(device: torch.device) -> dict:
+    """Peak memory so far: the GPU's peak allocation on CUDA, else the process's peak resident set (imports
+    included: what the job needs from the scheduler)."""
+    if device.type == "cuda":
+        return {"peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20, "peak_memory_kind": "cuda_allocated"}
+    import resource
+
+    return {"peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_memory_kind": "process_rss"}
+
+
+def input_encoder(model):
+    """How a batch of a data set's rows becomes the model's input: one-hot for seqtune's models, the rows as they
+    are for models that say otherwise (token ids, precomputed embeddings: ``encode_batch``)."""
+    return getattr(model, "encode_batch", one_hot)
 
 
 @dataclass
@@ -250,11 +277,11 @@ class Supervised:
     def batch_loss(self, model, x, targets, generator, rows=None):
         return self.loss_fn(model(x).float(), targets)
 
-    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
+    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool, encode=one_hot) -> tuple[float, float]:
         total, outputs = 0.0, []
         with torch.no_grad():
             for start in range(0, len(data), batch_size):
-                x = one_hot(data.codes[start:start + batch_size])
+                x = encode(data.codes[start:start + batch_size])
                 with _autocast(data.codes.device, bf16):
                     logits = model(x).float()
                 total += self.loss_fn(logits, data.targets[start:start + batch_size]).item() * x.shape[0]
@@ -299,7 +326,7 @@ class MaskedNucleotide:
         selected, truth = self._masked(model, codes, generator, rows)
         return nn.functional.cross_entropy(selected, truth)
 
-    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool) -> tuple[float, float]:
+    def evaluate(self, model, data: "Dataset", batch_size: int, bf16: bool, encode=None) -> tuple[float, float]:
         generator = torch.Generator(device="cpu").manual_seed(0)  # the same masks every epoch
         total, correct, count = 0.0, 0, 0
         with torch.no_grad():
@@ -343,6 +370,14 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
     if context.enabled and strategy not in ("scratch", "full"):
         raise SeqtuneError(f"multi-process training trains every weight (scratch or full), not '{strategy}'")
     optimizer = adamw(groups, settings.weight_decay, device)
+    encode = input_encoder(model)
+    if settings.rc_augment and encode is not one_hot:
+        raise SeqtuneError("training.rc_augment flips one-hot sequences; this model reads token ids or embeddings, "
+                           "so set rc_augment: false for it")
+    accumulation = settings.accumulation_steps
+    if accumulation > 1 and (context.enabled or isinstance(objective, MaskedNucleotide)):
+        raise SeqtuneError("training.accumulation_steps above 1 applies to single-process supervised training; set "
+                           "it to 1 here")
     eval_batch = max(settings.batch_size, 256)
     bf16 = use_bf16(settings.bf16, device)
     log.info("precision: %s (training.bf16: %s)", "bfloat16 autocast" if bf16 else "float32",
@@ -394,14 +429,24 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
                 x = train.codes[index]  # the masks are drawn for the whole batch; the loss takes this share's rows
             else:
                 flip = torch.rand(len(index), generator=generator).to(device) < 0.5 if settings.rc_augment else None
-                x = one_hot(train.codes[local])
+                x = encode(train.codes[local])
                 if flip is not None:
                     flip = flip if rows is None else flip[rows]
                     x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
-            with _autocast(device, bf16):
-                loss = objective.batch_loss(network, x, train.targets[local], generator, rows)
             optimizer.zero_grad(set_to_none=True)
-            (loss * weight if weight != 1.0 else loss).backward()
+            if accumulation == 1:
+                with _autocast(device, bf16):
+                    loss = objective.batch_loss(network, x, train.targets[local], generator, rows)
+                (loss * weight if weight != 1.0 else loss).backward()
+            else:  # micro-batches, each loss weighted by its share of the batch: the gradient of the whole batch
+                loss = torch.zeros((), device=device)
+                for part in torch.arange(len(local), device=device).tensor_split(accumulation):
+                    if len(part) == 0:
+                        continue
+                    with _autocast(device, bf16):
+                        part_loss = objective.batch_loss(network, x[part], train.targets[local][part], generator)
+                    (part_loss * (len(part) / len(local))).backward()
+                    loss = loss + part_loss.detach() * (len(part) / len(local))
             optimizer.step()
             # Summed on the device and read once per epoch: no host-device sync per step (float64, as a Python
             # float sum would be). A non-finite loss makes the sum non-finite, and the epoch fails below.
@@ -418,7 +463,7 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             running, seen = _all_reduce_sum(context, device, running, seen)
         val_loss, score = math.nan, math.nan
         if context.is_main:
-            val_loss, score = objective.evaluate(evaluator, validation, eval_batch, bf16)
+            val_loss, score = objective.evaluate(evaluator, validation, eval_batch, bf16, encode)
         if context.enabled:  # process 0's validation decides for every process
             val_loss, score = _broadcast(context, device, val_loss, score)
         if not math.isfinite(val_loss):
@@ -512,7 +557,7 @@ def predict_proba(model, codes: torch.Tensor, multilabel: bool, batch_size: int 
     outputs = []
     with torch.no_grad():
         for start in range(0, codes.shape[0], batch_size):
-            x = one_hot(codes[start:start + batch_size])
+            x = one_hot(codes[start:start + batch_size])  # every model takes one-hot here (Hugging Face: tokenised)
             with _autocast(codes.device, bf16):
                 logits = forward(x).float()
                 if rc_average:

@@ -39,6 +39,10 @@ def load_model(weights: str | os.PathLike) -> tuple[SequenceModel, dict]:
         raise SeqtuneError(f"{weights}: its sidecar {sidecar_path(weights)} is missing (it says how to rebuild the "
                            "model); keep the .json that seqtune wrote beside the weights, or rerun the step")
     sidecar = read_json(sidecar_path(weights))
+    if sidecar.get("format") == "seqtune-hf-model/1":  # a fine-tuned Hugging Face backbone (seqtune.hf)
+        from .hf.steps import load_finetuned
+
+        return load_finetuned(weights, sidecar), sidecar
     if sidecar.get("format") != "seqtune-model/1":
         raise SeqtuneError(f"{sidecar_path(weights)}: not a seqtune model sidecar (no 'format: seqtune-model/1')")
     model = SequenceModel(ModelSpec.from_dict(sidecar["model"]), int(sidecar["n_outputs"]),

@@ -11,6 +11,7 @@ from seqtune.config import (
     check_config,
     input_files,
     input_spec,
+    is_huggingface,
     missing_input_files,
     predict_model,
     schema_problems,
@@ -58,8 +59,27 @@ SIMULATED = [n for n, d in config["datasets"].items() if d["source"] == "simulat
 IMPORTED = [n for n, d in config["datasets"].items() if d["source"] != "simulate"]
 # The data sets pretraining reads, each once, in config order (the leakage report checks the test split against them).
 CORPORA = list(
-    dict.fromkeys(m["dataset"] for m in config["pretrain"]["models"].values())
+    dict.fromkeys(
+        m["dataset"]
+        for m in config["pretrain"]["models"].values()
+        if not is_huggingface(m)
+    )
 )
+# Pretrained models that are Hugging Face checkpoints on disk (seqtune.hf), and the ones seqtune pretrains.
+HUGGINGFACE = [n for n, m in config["pretrain"]["models"].items() if is_huggingface(m)]
+SEQTUNE_PRETRAINED = [n for n in config["pretrain"]["models"] if n not in HUGGINGFACE]
+# A checkpoint folder is checked before anything runs (missing, incomplete, or naming code not trusted).
+if HUGGINGFACE:
+    from seqtune.hf.backbone import check_checkpoint
+
+    for _name in HUGGINGFACE:
+        _model = config["pretrain"]["models"][_name]
+        try:
+            check_checkpoint(
+                _model["path"], f"pretrain.models.{_name}", _model["trust_remote_code"]
+            )
+        except SeqtuneError as error:
+            raise WorkflowError(f"config error: {error}") from None
 PREDICT_INPUTS = config["predict"]["inputs"]
 PREDICT_MODEL = predict_model(config)
 # Interpretation needs the ground truth: the planted sites of a simulated target.
@@ -277,10 +297,82 @@ def deep_strategy(wildcards):
 
 
 def get_pretrained_weights(wildcards):
-    """The pretrained weights a fine-tuning run starts from; none for scratch."""
+    """The pretrained weights a fine-tuning run starts from (a Hugging Face checkpoint's base.json); none for
+    scratch."""
     if wildcards.pretrained == "none":
         return []
+    if wildcards.pretrained in HUGGINGFACE:
+        return f"{R}/pretrain/{wildcards.pretrained}/base.json"
     return f"{R}/pretrain/{wildcards.pretrained}/model.safetensors"
+
+
+def get_embeddings(wildcards):
+    """A Hugging Face linear probe's frozen embeddings of the target (the embed step, once per data set)."""
+    if wildcards.pretrained in HUGGINGFACE and deep_strategy(wildcards) == "linear_probe":
+        return f"{R}/embed/{wildcards.pretrained}/{TARGET}/embeddings.npy"
+    return []
+
+
+def get_embeddings_arg(wildcards, input):
+    """--embeddings from the rule's input (input paths only: see get_pretrained_arg)."""
+    return [f"--embeddings={input.embeddings}"] if input.get("embeddings") else []
+
+
+def get_huggingface_args(wildcards):
+    """finetune's options for a run from a Hugging Face model: its LoRA adapters, gradient checkpointing."""
+    if wildcards.pretrained not in HUGGINGFACE:
+        return []
+    model = config["pretrain"]["models"][wildcards.pretrained]
+    args = []
+    if deep_strategy(wildcards) == "lora":
+        args.append(f"--lora={json.dumps(model['lora'], sort_keys=True)}")
+    if model["gradient_checkpointing"]:
+        args.append("--gradient-checkpointing")
+    return args
+
+
+def get_checkpoint_files(wildcards):
+    """A Hugging Face checkpoint's config and weight files: a changed file reruns its import and every run from it.
+    Marked local, so paths stay relative to the working directory under a module's prefix."""
+    folder = config["pretrain"]["models"][wildcards.pretrained]["path"]
+    weights = sorted(
+        os.path.join(folder, name)
+        for name in (os.listdir(folder) if os.path.isdir(folder) else [])
+        if name.endswith(".safetensors")
+    )
+    return [local(os.path.join(folder, "config.json"))] + [local(w) for w in weights]
+
+
+def get_import_args(wildcards):
+    model = config["pretrain"]["models"][wildcards.pretrained]
+    args = [
+        f"--path={model['path']}",
+        f"--key=pretrain.models.{wildcards.pretrained}",
+        f"--length={config['sequence_length']}",
+        f"--pooling={model['pooling']}",
+    ]
+    if model["trust_remote_code"]:
+        args.append("--trust-remote-code")
+    return args
+
+
+def get_embed_batch_size(wildcards):
+    return config["pretrain"]["models"][wildcards.pretrained]["embed_batch_size"]
+
+
+def run_resource(name, default):
+    """A resource of a run's job: pretrain.models.<name>.resources for runs from a Hugging Face model, else the
+    rule's own default (a profile's set-resources overrides either)."""
+
+    def resource(wildcards):
+        pretrained = getattr(wildcards, "pretrained", "none")
+        if pretrained in HUGGINGFACE:
+            value = config["pretrain"]["models"][pretrained]["resources"].get(name)
+            if value is not None:
+                return value
+        return default
+
+    return resource
 
 
 def without_checkpointing(training):
@@ -303,9 +395,12 @@ def get_pretrain_checkpointing(wildcards, output):
 
 def finetune_training(wildcards):
     strategy = deep_strategy(wildcards)
+    model = config["pretrain"]["models"].get(wildcards.pretrained, {})
     return {
         **config["finetune"].get("training", {}),
         **config["finetune"]["strategy_training"].get(strategy, {}),
+        # a Hugging Face model's own overrides (batch size, accumulation), for its random_init reference too
+        **(model.get("training", {}) if wildcards.pretrained in HUGGINGFACE else {}),
     }
 
 
@@ -424,7 +519,9 @@ def get_model_card_inputs(wildcards):
     }
     names = dict(wildcards.items())
     inputs = {key: path.format(**names) for key, path in inputs.items()}
-    if wildcards.pretrained != "none":
+    if wildcards.pretrained in HUGGINGFACE:
+        inputs["pretrained_sidecar"] = f"{R}/pretrain/{wildcards.pretrained}/base.json"
+    elif wildcards.pretrained != "none":
         corpus = config["pretrain"]["models"][wildcards.pretrained]["dataset"]
         inputs["pretrained_sidecar"] = f"{R}/pretrain/{wildcards.pretrained}/model.json"
         inputs["pretrained_dataset"] = f"{R}/data/{corpus}/dataset.json"

@@ -6,19 +6,20 @@ rule evaluate:
     output:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
+        cost=f"{run_dir('evaluate')}/cost.json",
     log:
         f"{LOGS}/evaluate/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|lora|random_init|shuffled_labels",
     conda:
         "../envs/seqtune.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        mem_mb=run_resource("mem_mb", 4000),
+        runtime=run_resource("runtime", 30),
+        gpu=run_resource("gpu", 0),
     params:
         run=get_run_identity,
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
@@ -37,6 +38,7 @@ rule baseline:
     output:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
+        cost=f"{run_dir('evaluate')}/cost.json",
     log:
         f"{LOGS}/baseline/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     benchmark:

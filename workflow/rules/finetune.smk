@@ -3,6 +3,7 @@ rule finetune:
         codes=f"{R}/data/{TARGET}/codes.npy",
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
         pretrained=get_pretrained_weights,
+        embeddings=get_embeddings,
     output:
         weights=f"{run_dir('finetune')}/model.safetensors",
         sidecar=f"{run_dir('finetune')}/model.json",
@@ -13,19 +14,22 @@ rule finetune:
     benchmark:
         f"{BENCHMARKS}/finetune/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|lora|random_init|shuffled_labels",
     conda:
         "../envs/seqtune.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
+        mem_mb=run_resource("mem_mb", 4000),
+        runtime=run_resource("runtime", 60),
+        gpu=run_resource("gpu", 0),
     params:
         args=get_finetune_args,
         pretrained=get_pretrained_arg,
         checkpointing=get_finetune_checkpointing,
+        embeddings=get_embeddings_arg,
+        huggingface=get_huggingface_args,
     shell:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
-        " {params.args:q} {params.pretrained:q} {params.checkpointing:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.args:q} {params.pretrained:q} {params.checkpointing:q} {params.embeddings:q}"
+        " {params.huggingface:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

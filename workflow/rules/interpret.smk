@@ -24,14 +24,14 @@ rule interpret:
     benchmark:
         f"{BENCHMARKS}/interpret/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.tsv"
     wildcard_constraints:
-        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr",
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|lora|random_init",
     conda:
         "../envs/seqtune.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        mem_mb=run_resource("mem_mb", 4000),
+        runtime=run_resource("runtime", 30),
+        gpu=run_resource("gpu", 0),
     params:
         run=get_run_identity,
         args=get_interpret_args(),

@@ -14,6 +14,8 @@ rule pretrain:
         f"{LOGS}/pretrain/{{pretrained}}.log",
     benchmark:
         f"{BENCHMARKS}/pretrain/{{pretrained}}.tsv"
+    wildcard_constraints:
+        pretrained=one_of(SEQTUNE_PRETRAINED),
     conda:
         "../envs/seqtune.yaml"
     threads: 2 * PRETRAIN_PROCESSES

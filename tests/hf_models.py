@@ -1,0 +1,50 @@
+"""Tiny Hugging Face checkpoints built at test time (random init, saved with save_pretrained; no network): a 2-layer
+BERT-style masked LM with a character tokenizer and a 2-layer ESM-style masked LM with a 6-mer tokenizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seqtune.hf.tokenizers import character_tokenizer, kmer_tokenizer
+
+
+def tiny_bert(folder: Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    tokenizer = character_tokenizer()
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                        pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    BertForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_esm(folder: Path, k: int = 6, max_positions: int = 64, hidden: int = 32, layers: int = 2,
+             seed: int = 0) -> Path:
+    import torch
+    from transformers import EsmConfig, EsmForMaskedLM
+
+    tokenizer = kmer_tokenizer(k)
+    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                       num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                       pad_token_id=tokenizer.pad_token_id, mask_token_id=tokenizer.mask_token_id,
+                       position_embedding_type="absolute")
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    EsmForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def with_remote_code(folder: Path) -> Path:
+    """The checkpoint's config made to name custom code, as DNABERT-2's and HyenaDNA's do."""
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text())
+    config["auto_map"] = {"AutoModel": "modeling_custom.CustomModel"}
+    config_file.write_text(json.dumps(config))
+    return folder
