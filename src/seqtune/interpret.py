@@ -617,7 +617,7 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
     for name, values in attributions.items():
         if values is None:  # not computable for this model: empty columns, null means
             empty = {"auroc": None, "precision_at_k": None}
-            recovery[name] = {"relevant": dict(empty), "all": dict(empty), "per_motif": {}, "not_computed": True}
+            recovery[name] = {"relevant": dict(empty), "all": dict(empty), "per_motif": {}}
             table = table.assign(**{f"{name}_{measure}{suffix}": np.nan for measure in ("auroc", "precision_at_k")
                                     for suffix in ("", "_all_sites")})
             continue
@@ -636,7 +636,8 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
         "target": target_description, "score": score, "position_score": position_score, "window": window,
         "n_sequences": int(rows.size), "n_with_relevant_sites": int(sum(len(spans) > 0 for spans in relevant)),
         "relevant_motifs": relevant_motifs, "mean_probability": float(probability.mean()),
-        "recovery": recovery, "filters": filters, "seconds": seconds, "run": dict(run or {}), "plot": str(out_png),
+        "recovery": recovery, "not_computed": [name for name, values in attributions.items() if values is None],
+        "filters": filters, "seconds": seconds, "run": dict(run or {}), "plot": str(out_png),
     }
     write_tsv(out_tsv, table)
     write_json(out_json, summary)

@@ -112,7 +112,13 @@ def build_card(sidecar: dict, run_metrics: dict, metrics: dict, data: dict, spli
     train_size = int(run_metrics.get("train_size", sidecar.get("train_size", 0)))
     model = model_id(pretrained_name, strategy)
     pretraining = None
-    if pretrained_sidecar is not None:
+    if pretrained_sidecar is not None and pretrained_sidecar.get("format") == "seqtune-hf-base/1":
+        pretraining = {"name": pretrained_name, "weights": sidecar.get("pretrained"), "huggingface": {
+            key: pretrained_sidecar.get(key) for key in ("path", "sha256", "model_type", "architectures",
+                                                         "num_hidden_layers", "hidden_size", "pooling",
+                                                         "tokenizer", "tokens_per_sequence", "trust_remote_code")},
+            "stored": sidecar.get("stored")}
+    elif pretrained_sidecar is not None:
         corpus = pretrained_data or {}
         pretraining = {
             "name": pretrained_name, "weights": sidecar.get("pretrained"),
@@ -204,7 +210,15 @@ def render_markdown(card: dict) -> str:
     totals = ", ".join(f"{name} {count}" for name, count in (split.get("totals") or {}).items())
     lines += [f"* Split: {split.get('method')} ({totals})", ""]
     lines += ["## Pretraining", ""]
-    if pretraining:
+    if pretraining and "huggingface" in pretraining:
+        base = pretraining["huggingface"]
+        lines += [f"* Hugging Face checkpoint `{base['path']}` ({base['model_type']}, {base['num_hidden_layers']} "
+                  f"layers of {base['hidden_size']}), pretrained elsewhere; weight files "
+                  + ", ".join(f"`{name}` sha256 `{digest}`" for name, digest in (base["sha256"] or {}).items()),
+                  f"* Input: {base['tokens_per_sequence']} tokens per sequence from the checkpoint's tokenizer "
+                  f"({base['tokenizer']}), {base['pooling']} pooling; this file stores {pretraining['stored']} "
+                  "(the rest is read from the checkpoint, which must keep these checksums)", ""]
+    elif pretraining:
         corpus = pretraining["corpus"]
         lines += [f"* Pretrained model `{pretraining['name']}` (`{pretraining['weights']}`), objective "
                   f"{pretraining['objective']}, trained on {pretraining['n_train']} sequences of corpus "

@@ -569,7 +569,8 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
 
     import torch
 
-    n_coefficients = int(model.coef_.size + model.intercept_.size)
+    estimator = model[-1] if hasattr(model, "steps") else model  # a scikit-learn Pipeline ends in the regression
+    n_coefficients = int(estimator.coef_.size + estimator.intercept_.size)
     cost = {"trainable_parameters": n_coefficients, "total_parameters": n_coefficients,
             "train_seconds": time.perf_counter() - started, "device": "cpu", **peak_memory(torch.device("cpu"))}
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)

@@ -308,7 +308,10 @@ def get_pretrained_weights(wildcards):
 
 def get_embeddings(wildcards):
     """A Hugging Face linear probe's frozen embeddings of the target (the embed step, once per data set)."""
-    if wildcards.pretrained in HUGGINGFACE and deep_strategy(wildcards) == "linear_probe":
+    if (
+        wildcards.pretrained in HUGGINGFACE
+        and deep_strategy(wildcards) == "linear_probe"
+    ):
         return f"{R}/embed/{wildcards.pretrained}/{TARGET}/embeddings.npy"
     return []
 
@@ -333,7 +336,8 @@ def get_huggingface_args(wildcards):
 
 def get_checkpoint_files(wildcards):
     """A Hugging Face checkpoint's config and weight files: a changed file reruns its import and every run from it.
-    Marked local, so paths stay relative to the working directory under a module's prefix."""
+    Marked local, so paths stay relative to the working directory under a module's prefix.
+    """
     folder = config["pretrain"]["models"][wildcards.pretrained]["path"]
     weights = sorted(
         os.path.join(folder, name)

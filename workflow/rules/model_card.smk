@@ -17,7 +17,7 @@ rule model_card:
     log:
         f"{LOGS}/model_card/{{pretrained}}/{{strategy}}/n{{train_size}}/seed{{seed}}.log",
     wildcard_constraints:
-        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|shuffled_labels",
+        strategy="scratch|full|linear_probe|partial|gradual_unfreeze|discriminative_lr|lora|random_init|shuffled_labels",
     localrule: True
     conda:
         "../envs/seqtune.yaml"

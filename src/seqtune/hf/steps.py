@@ -220,6 +220,9 @@ def load_finetuned(weights: Path, sidecar: dict) -> HFSequenceModel:
     from safetensors.torch import load_file
 
     base = {**sidecar["base"], **sidecar["base_record"]}
+    # The path as the config wrote it is relative to the workflow's folder; from elsewhere, the resolved one.
+    if not Path(base["path"]).is_dir() and base.get("resolved_path") and Path(base["resolved_path"]).is_dir():
+        base["path"] = base["resolved_path"]
     strategy = sidecar.get("strategy")
     if strategy not in STORED:
         raise SeqtuneError(f"{weights}: the sidecar names strategy {strategy!r}, not one of {', '.join(STORED)}")
