@@ -47,8 +47,9 @@ TRAIN_SIZES = [50, 100, 200, 300, 500, 700, 1000, 1500]
 
 
 def repo_relative(text: str) -> str:
-    """``text`` with this checkout's absolute path written as ``<repo>``, so raw output names no machine path."""
-    return text.replace(str(REPO), "<repo>")
+    """``text`` with this checkout's path written as ``<repo>`` and Python's installation as ``<python>``, so raw
+    output names no machine path."""
+    return text.replace(str(REPO), "<repo>").replace(sys.base_prefix, "<python>")
 
 
 def sweep_config(seeds: int) -> dict:
