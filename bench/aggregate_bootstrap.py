@@ -5,7 +5,7 @@ A study of 4 models (scratch and three pretrained strategies) x 3 train sizes x 
 600 test examples, with synthetic predictions (binary, and 3 classes as the UCI splice example), 1,000 resamples as
 ``evaluation.bootstrap_resamples`` by default. For each primary metric the bench times the whole bootstrap (every
 level and every paired gain), and times scikit-learn's own metric on a sample of resamples, one at a time, to
-show what the row-by-row path costs per resample: that metric alone (the path auprc took until the third session of
+show what the row-by-row path costs per resample: that metric alone (the path auprc took until 1f66a9f,
 2026-11-30) and every metric (the path all but binary AUROC took until 2026-11-30, without reuse).
 
 Run:  .venv/bin/python bench/aggregate_bootstrap.py [--resamples 1000] [--metrics auroc accuracy ...]

@@ -458,7 +458,7 @@ def kernel_microbench(reps: int = 9) -> list[dict]:
 
 def input_conv_microbench(matmul: "Matmul", batches=(64, 128, 512), reps: int = 9) -> list[dict]:
     """Section 6c. The first block's weight gradient (64 filters of 4 x 15 on one-hot input, 200 nt): oneDNN's
-    convolution backward (seqtune before 2026-11-30, fifth session) against one GEMM over the unfolded input windows
+    convolution backward (seqtune before 49ec985, 2026-11-30) against one GEMM over the unfolded input windows
     (``seqtune.models._InputConv``), with the matmul measured between them."""
     from seqtune.models import input_conv_gradients
 

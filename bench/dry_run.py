@@ -46,6 +46,12 @@ STRATEGIES = ["scratch", "full", "linear_probe", "partial", "gradual_unfreeze", 
 TRAIN_SIZES = [50, 100, 200, 300, 500, 700, 1000, 1500]
 
 
+def repo_relative(text: str) -> str:
+    """``text`` with this checkout's path written as ``<repo>`` and Python's installation as ``<python>``, so raw
+    output names no machine path."""
+    return text.replace(str(REPO), "<repo>").replace(sys.base_prefix, "<python>")
+
+
 def sweep_config(seeds: int) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config = copy.deepcopy(config)
@@ -202,7 +208,7 @@ def main() -> None:
     parser.add_argument("--target-jobs", type=int, default=1000)
     parser.add_argument("--skip-profile", action="store_true")
     args = parser.parse_args()
-    print(f"dry_run: snakemake {SNAKEMAKE}; load average {os.getloadavg()[0]:.1f}")
+    print(f"dry_run: snakemake {repo_relative(SNAKEMAKE)}; load average {os.getloadavg()[0]:.1f}")
     results: dict = {"bench": "dry_run", "date": datetime.date.today().isoformat(),
                      "load_average_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="seqtune_dry_run_") as tmp:
@@ -280,7 +286,8 @@ def main() -> None:
             print(table(phases))
             print("\ntop functions by cumulative time (outside the frames above):")
             skip = ("<built-in", "<frozen", "{method", "cli.py", "api.py")
-            shown = [r for r in rows if not any(s in r["function"] for s in skip)][:20]
+            shown = [{**r, "function": repo_relative(r["function"])} for r in rows
+                     if not any(s in r["function"] for s in skip)][:20]
             print(table([{"function": r["function"][-90:], "calls": r["calls"], "own s": r["own_s"],
                           "cumulative s": r["cumulative_s"]} for r in shown]))
             results["profile"] = {"total_s": total, "phases": phases, "top": shown}

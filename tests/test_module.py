@@ -49,7 +49,7 @@ def test_a_host_workflow_runs_seqtune_as_a_module_and_reads_its_metrics(tmp_path
                             timeout=300)
     assert report.returncode == 0 and (tmp_path / "report.zip").stat().st_size > 0, report.stderr[-3000:]
 
-    # A profile names the module's rules with their prefix (README): the training jobs then get its resources.
+    # A profile names the module's rules with their prefix (docs/cli.md): the training jobs then get its resources.
     profile = tmp_path / "profile"
     profile.mkdir()
     (profile / "config.yaml").write_text("set-resources:\n  seqtune_finetune:\n    gpu: 1\n    mem_mb: 1234\n")

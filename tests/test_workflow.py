@@ -370,7 +370,7 @@ def test_the_report_times_only_this_studys_stages_and_runs(tmp_path):
 
 
 def test_snakemakes_own_report_of_a_run(tiny_run):
-    """`snakemake --report` (README) builds the zip with the caption naming the study's target and sizes."""
+    """`snakemake --report` (docs/outputs.md) builds the zip with the caption naming the study's target and sizes."""
     import zipfile
 
     snakemake(tiny_run, "--configfile", str(tiny_run / "config.yaml"), "--report", "report.zip")
