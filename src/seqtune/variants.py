@@ -263,7 +263,9 @@ def iter_alleles(path: str, genome, length: int, max_indel_length: int = 50, ref
                 break
             except Exception:  # cyvcf2 raises a bare Exception for a line htslib cannot parse: named below
                 break
-            if not record.CHROM:  # an empty line, which htslib returns as a record without a contig
+            if not record.CHROM or any(letter.isspace() for letter in record.CHROM):
+                # An empty line, or one without tabs, which htslib returns as a record on a contig named '' or
+                # named by the whole line: named below, without touching the record (cyvcf2 can crash on it).
                 break
             number += 1
             chrom, pos = record.CHROM, record.POS
@@ -284,7 +286,8 @@ def iter_alleles(path: str, genome, length: int, max_indel_length: int = 50, ref
                                        counts)
         check_read_to_end(path, header_lines, number)
     finally:
-        reader.close()
+        # Not reader.close(): after such a line it crashes (cyvcf2 0.35); dropping the reader frees it safely.
+        del records, reader
 
 
 def _record_alleles(record, number: int, where: str, genome, length: int, max_indel_length: int,
