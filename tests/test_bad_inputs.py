@@ -504,3 +504,112 @@ def test_a_count_option_out_of_range_is_a_usage_error(tmp_path, capsys, monkeypa
     error = capsys.readouterr().err
     assert f"argument {option}:" in error and "give at least" in error and "Traceback" not in error
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------- variant-effect inputs (issue 22)
+# The same contract for `seqtune variant-effect`: one line naming the VCF or genome, the record (its number, line
+# and chrom:pos) and the fix, and neither effects table nor summary left behind.
+VCF_HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+def vcf_case(tmp_path: Path, rows: list[str], names: str, where: str, fix: str, genome: Path | None = None
+             ) -> Expect:
+    genome = genome or case_genome(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    save_model(small_model(), weights, {"classes": ["a", "b", "c"], "length": LENGTH, "task": "multiclass",
+                                        "validation": {"best_epoch": 1}})
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text(VCF_HEADER + "".join(row + "\n" for row in rows))
+    outputs = [tmp_path / "effects.tsv", tmp_path / "effects.json"]
+    return Expect(["variant-effect", "--weights", str(weights), "--vcf", str(vcf), "--genome", str(genome),
+                   "--output", str(outputs[0]), "--summary", str(outputs[1])], names, where, fix, outputs)
+
+
+def case_genome(tmp_path: Path) -> Path:
+    """The case's genome (made once: make_genome draws new bases on each call)."""
+    path = tmp_path / "genome.fa"
+    return path if path.exists() else make_genome(tmp_path)
+
+
+def genome_base(tmp_path: Path, chrom: str, pos: int) -> str:
+    lines = case_genome(tmp_path).read_text().split()
+    return dict(zip([name[1:] for name in lines[0::2]], lines[1::2]))[chrom][pos - 1]
+
+
+def snv(tmp_path: Path, chrom: str, pos: int) -> str:
+    ref = genome_base(tmp_path, chrom, pos)
+    return f"{chrom}\t{pos}\t.\t{ref}\t{'C' if ref != 'C' else 'G'}\t.\t.\t."
+
+
+def vcf_case_contig_the_genome_lacks(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 50), "chrX\t20\t.\tA\tC\t.\t.\t."], "calls.vcf",
+                    "record 2 (line 4, chrX:20): contig chrX is not in the genome", "rename the VCF's contigs")
+
+
+def vcf_case_ref_mismatch(tmp_path, target):
+    ref = genome_base(tmp_path, "chr1", 60)
+    wrong = "A" if ref != "A" else "T"
+    return vcf_case(tmp_path, [f"chr1\t60\t.\t{wrong}\tG\t.\t.\t."], "calls.vcf",
+                    f"record 1 (line 3, chr1:60): REF {wrong} but the genome", "set ref_mismatch: flag")
+
+
+def vcf_case_unsorted_positions(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 80), snv(tmp_path, "chr1", 40)], "calls.vcf",
+                    "record 2 (line 4, chr1:40): comes after chr1:80", "bcftools sort")
+
+
+def vcf_case_contig_revisited(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 40), snv(tmp_path, "chr2", 40), snv(tmp_path, "chr1", 90)],
+                    "calls.vcf", "record 3 (line 5, chr1:90): contig chr1 appears again", "bcftools sort")
+
+
+def vcf_case_malformed_position(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 40), "chr1\tforty\t.\tA\tC\t.\t.\t."], "calls.vcf",
+                    "record 2 (line 4) cannot be read as VCF: 'chr1\tforty", "fix or delete that line")
+
+
+def vcf_case_line_without_tabs(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 40), "chr1 50 . A C . . .", snv(tmp_path, "chr1", 90)],
+                    "calls.vcf", "record 2 (line 4) cannot be read as VCF", "fix or delete that line")
+
+
+def vcf_case_empty_line(tmp_path, target):
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 40), "", snv(tmp_path, "chr1", 90)], "calls.vcf",
+                    "record 2 (line 4) is an empty line", "delete empty lines")
+
+
+def vcf_case_ref_not_bases(tmp_path, target):
+    return vcf_case(tmp_path, ["chr1\t40\t.\tA?\tC\t.\t.\t."], "calls.vcf", "record 1 (line 3, chr1:40): REF 'A?'",
+                    "fix the record")
+
+
+def vcf_case_position_off_the_contig(tmp_path, target):
+    return vcf_case(tmp_path, ["chr2\t201\t.\tA\tC\t.\t.\t."], "calls.vcf",
+                    "record 1 (line 3, chr2:201): REF A at position 201 lies off chr2, which has 200 nt",
+                    "give that genome")
+
+
+def vcf_case_genome_without_a_usable_index(tmp_path, target):
+    """A gzip (not bgzip) genome: no .fai/.gzi can index it for random access."""
+    plain = case_genome(tmp_path)
+    genome = tmp_path / "genome.fa.gz"
+    genome.write_bytes(gzip.compress(plain.read_bytes()))
+    return vcf_case(tmp_path, [snv(tmp_path, "chr1", 40)], "genome.fa.gz", "gzip-compressed but not with bgzip",
+                    "samtools faidx", genome=genome)
+
+
+def vcf_case_not_a_vcf(tmp_path, target):
+    expect = vcf_case(tmp_path, [], "calls.vcf", "not a VCF that htslib can read", "give a VCF")
+    (tmp_path / "calls.vcf").write_text("chr1\t40\t.\tA\tC\t.\t.\t.\n")  # no header
+    return expect
+
+
+VCF_CASES = {name[len("vcf_case_"):]: function for name, function in sorted(globals().items())
+             if name.startswith("vcf_case_")}
+
+
+@pytest.mark.parametrize("name", list(VCF_CASES))
+def test_bad_variant_input_gives_one_clear_message_and_no_output(name, tmp_path, capsys, monkeypatch):
+    """Checked by the catalogue's own test, with this case put in its catalogue."""
+    monkeypatch.setitem(CASES, name, VCF_CASES[name])
+    test_bad_input_gives_one_clear_message_and_no_output(name, tmp_path, None, capsys)

@@ -43,6 +43,8 @@ DERIVED_DEFAULTS = {
     "predict.model.train_size": "the largest of finetune.train_sizes",
     "predict.model.seed": "the first of finetune.seeds",
     "controls.shuffled_labels.pretrained": "the first of pretrain.models",
+    **{f"variant_effects.model.{key}": "as predict.model" for key in ("pretrained", "strategy", "train_size", "seed")},
+    "variant_effects.rc_average": "as evaluation.rc_average",
 }
 # Training defaults the code overrides by use: TrainSettings says val_loss, fine-tuning passes val_score.
 DERIVED_TRAINING_DEFAULTS = {"monitor": "val_loss for pretraining, val_score for fine-tuning (pipeline.py)"}

@@ -328,6 +328,24 @@ def build_parser() -> argparse.ArgumentParser:
                    "chosen there on the validation split (default: the most probable class)")
     p.add_argument("--batch-size", type=int, default=512)
     _add_compute(p)
+
+    p = steps.add_parser("variant-effect", help="score the SNVs and short indels of a VCF with a fine-tuned model "
+                                                "(windows of the genome centred on each variant)")
+    p.add_argument("--weights", required=True, help="a fine-tuned .safetensors with its .json sidecar")
+    p.add_argument("--vcf", required=True, help="the variants: VCF, plain or bgzipped, sorted (bcftools sort)")
+    p.add_argument("--genome", required=True, help="the FASTA the calls refer to (plain, or bgzipped with "
+                   "samtools faidx's .fai and .gzi)")
+    p.add_argument("--output", required=True, help="output TSV: one row per allele (.gz: gzipped)")
+    p.add_argument("--summary", default=None, help="output JSON: records, alleles scored, skipped and flagged")
+    p.add_argument("--ref-mismatch", choices=["error", "flag"], default="error",
+                   help="a REF that differs from the genome: stop naming the record (error), or score it and flag "
+                        "it (default: error)")
+    p.add_argument("--ism", action="store_true", help="add in-silico mutagenesis scores at each variant's position")
+    p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    p.add_argument("--max-indel-length", type=NON_NEGATIVE, default=50,
+                   help="skip indels that change the length by more (default 50)")
+    p.add_argument("--batch-size", type=POSITIVE, default=512)
+    _add_compute(p)
     return parser
 
 
@@ -428,6 +446,10 @@ def run(args: argparse.Namespace) -> None:
             from .io import write_tsv
 
             write_tsv(args.output, table)
+    elif step == "variant-effect":
+        pipeline.variant_effect(args.weights, args.vcf, args.genome, args.output, args.summary, args.ref_mismatch,
+                                args.ism, args.rc_average, args.max_indel_length, args.batch_size, args.threads,
+                                args.gpus)
     elif step == "model-card":
         from .modelcard import model_card
 

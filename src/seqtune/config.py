@@ -198,6 +198,7 @@ def check_config(config: dict) -> None:
             )
     _check_split(config)
     _check_predict(config)
+    _check_variant_effects(config)
     models, source = config["pretrain"]["models"], shuffled_control_source(config)
     if config["controls"]["shuffled_labels"]["enabled"] and source not in {"none", *models}:
         raise SeqtuneError(
@@ -291,6 +292,26 @@ def _check_predict(config: dict) -> None:
                            f"{config['finetune']['seeds']}; choose a trained seed")
 
 
+def variant_effects_model(config: dict) -> dict:
+    """The fine-tuned run ``variant_effect`` applies: ``variant_effects.model``, its null entries as ``predict.model``
+    resolves them (see :func:`predict_model`)."""
+    chosen = {key: value for key, value in config.get("variant_effects", {}).get("model", {}).items()
+              if value is not None}
+    predict = config.get("predict", {})
+    return predict_model({**config, "predict": {**predict, "model": {**predict.get("model", {}), **chosen}}})
+
+
+def _check_variant_effects(config: dict) -> None:
+    """``variant_effects.model`` names a run the study trains (as ``predict.model`` must)."""
+    if not config.get("variant_effects", {}).get("inputs"):
+        return
+    predict = config.get("predict", {})
+    try:
+        _check_predict({**config, "predict": {**predict, "model": variant_effects_model(config)}})
+    except SeqtuneError as error:
+        raise SeqtuneError(str(error).replace("predict.model", "variant_effects.model")) from None
+
+
 def trained_strategies(config: dict, pretrained: str) -> list[str]:
     """The deep strategies a study fine-tunes from ``pretrained`` (``none``: scratch, when it is in the sweep): the
     model's own ``strategies``, by default the non-scratch ones of ``finetune.strategies``."""
@@ -360,6 +381,8 @@ def missing_input_files(config: dict) -> list[str]:
     entries = [(f"datasets.{name}", entry) for name, entry in config["datasets"].items()]
     predict_inputs = config.get("predict", {}).get("inputs", {})
     entries += [(f"predict.inputs.{name}", entry) for name, entry in predict_inputs.items()]
+    variant_inputs = config.get("variant_effects", {}).get("inputs", {})
+    entries += [(f"variant_effects.inputs.{name}", entry) for name, entry in variant_inputs.items()]
     missing = []
     for where, entry in entries:
         for role, paths in input_files(entry).items():
@@ -377,6 +400,8 @@ def input_files(entry: dict) -> dict:
         files["path"] = entry["path"]
     if entry.get("paths"):
         files["paths"] = list(entry["paths"].values())
+    if entry.get("vcf"):
+        files["vcf"] = entry["vcf"]
     for key in ("labels", "genome"):
         if entry.get(key):
             files[key] = entry[key]

@@ -600,3 +600,20 @@ def predict(weights: str, input_spec: dict, output: str, batch_size: int = 512, 
     configure_torch(threads, 0)
     return predict_file(weights, input_spec, output, batch_size=batch_size, rc_average=rc_average,
                         device=select_device(gpus), decision_from=decision_from)
+
+
+# --------------------------------------------------------------------------------------------------- variant effect
+def variant_effect(weights: str, vcf: str, genome: str, output: str, summary: str | None = None,
+                   ref_mismatch: str = "error", ism: bool = False, rc_average: bool = False,
+                   max_indel_length: int = 50, batch_size: int = 512, threads: int = 1, gpus: int = 0) -> dict:
+    """Score the SNVs and short indels of a VCF with a fine-tuned model on genome windows centred on each (see
+    :func:`seqtune.variants.score_vcf`); one TSV row per allele, in file order."""
+    from .train import configure_torch, select_device
+    from .variants import score_vcf
+
+    if batch_size < 1:
+        raise SeqtuneError(f"--batch-size {batch_size} must be at least 1")
+    configure_torch(threads, 0)
+    return score_vcf(weights, vcf, genome, output, summary, ref_mismatch=ref_mismatch, ism=ism,
+                     rc_average=rc_average, max_indel_length=max_indel_length, batch_size=batch_size,
+                     device=select_device(gpus))

@@ -141,3 +141,45 @@ def decision_threshold(metrics_json: str | os.PathLike, classes: list[str]) -> f
         raise SeqtuneError(f"{metrics_json}: its classes {metrics.get('classes')} are not the model's {classes}; "
                            "pass the metrics.json of this model's own evaluation")
     return decision["threshold"]
+
+
+class Predictor:
+    """Probabilities of batches of sequences from saved weights: the one call other steps score through
+    (``seqtune.variants``), so that a model taking another input (token ids) can be switched in here.
+
+    ``predictor(codes)``: uint8 codes (n, length) to probabilities (n, K) as float32, K = ``len(classes)``, in
+    batches of ``batch_size`` on the model's device, averaged over both strands when ``rc_average``.
+    """
+
+    def __init__(self, weights: str | os.PathLike, device=None, batch_size: int = 512, rc_average: bool = False):
+        from .train import prediction_module
+        from .weights import load_model
+
+        model, sidecar = load_model(weights)
+        self.classes = [str(name) for name in sidecar.get("classes", [])]
+        self.length = sidecar.get("length")
+        if not self.classes or not isinstance(self.length, int):
+            raise SeqtuneError(f"{weights}: the sidecar lacks 'classes' or 'length'; it was not written by a seqtune "
+                               "training step, retrain or pair the weights with their own sidecar")
+        if len(self.classes) != model.n_outputs:
+            raise SeqtuneError(f"{weights}: the sidecar lists {len(self.classes)} classes but the model has "
+                               f"{model.n_outputs} outputs; the sidecar belongs to another model")
+        self.multilabel = sidecar.get("task") == "multilabel"
+        self.device = _choose_device(device)
+        self.batch_size, self.rc_average = batch_size, rc_average
+        self.module = prediction_module(model.to(self.device), sidecar.get("training", {}))
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        import torch
+
+        from .train import predict_proba
+
+        tensor = torch.from_numpy(np.ascontiguousarray(codes)).to(self.device)
+        return predict_proba(self.module, tensor, self.multilabel, batch_size=self.batch_size,
+                             rc_average=self.rc_average)
+
+
+def load_predictor(weights: str | os.PathLike, device=None, batch_size: int = 512,
+                   rc_average: bool = False) -> Predictor:
+    """A :class:`Predictor` for ``weights`` (checked: a sidecar with classes and length that fit the model)."""
+    return Predictor(weights, device, batch_size, rc_average)

@@ -554,3 +554,47 @@ def get_model_card_args(wildcards, input):
 def get_baseline_k(wildcards):
     """k of the k-mer baseline; onehot_logreg takes none (so baselines.kmer_k reruns kmer_logreg only)."""
     return config["baselines"]["kmer_k"] if wildcards.strategy == "kmer_logreg" else 0
+
+
+# 4. Variant effects: the VCFs of variant_effects.inputs, each scored by one fine-tuned run (variant_effect.smk).
+from seqtune.config import variant_effects_model
+
+VARIANT_EFFECTS = config.get("variant_effects", {})
+VARIANT_INPUTS = VARIANT_EFFECTS.get("inputs", {})
+
+
+def get_variant_effect_outputs():
+    """The effects tables and summaries of every variant_effects input (none unless one is configured)."""
+    return [
+        f"{R}/variant_effects/{name}.{ext}"
+        for name in VARIANT_INPUTS
+        for ext in ("tsv", "json")
+    ]
+
+
+def get_variant_effect_inputs(wildcards):
+    """The fine-tuned weights variant_effects.model names, and the VCF and genome of one input (local files)."""
+    m = variant_effects_model(config)
+    run = f"{m['pretrained']}/{m['strategy']}/n{m['train_size']}/seed{m['seed']}"
+    entry = VARIANT_INPUTS[wildcards.variant_input]
+    return {
+        "weights": f"{R}/finetune/{run}/model.safetensors",
+        "vcf": local(entry["vcf"]),
+        "genome": local(entry["genome"]),
+    }
+
+
+def get_variant_effect_args():
+    """Options of `seqtune variant-effect` from the config (params: a change reruns the scoring)."""
+    rc_average = VARIANT_EFFECTS.get("rc_average")
+    if rc_average is None:
+        rc_average = config["evaluation"]["rc_average"]
+    args = [
+        f"--ref-mismatch={VARIANT_EFFECTS.get('ref_mismatch', 'error')}",
+        f"--max-indel-length={VARIANT_EFFECTS.get('max_indel_length', 50)}",
+    ]
+    if VARIANT_EFFECTS.get("ism", False):
+        args.append("--ism")
+    if rc_average:
+        args.append("--rc-average")
+    return args

@@ -92,11 +92,15 @@ rule config_snapshot:
         mem_mb=500,
         runtime=5,
     params:
-        # Without predict: it only applies trained models, so adding an input must not rerun the study's aggregate,
-        # model cards and report (the predictions' own provenance records their inputs). Keys sorted: reordering
-        # a config file changes nothing either.
+        # Without predict and variant_effects: they only apply trained models, so adding an input must not rerun
+        # the study's aggregate, model cards and report (the predictions' own provenance records their inputs).
+        # Keys sorted: reordering a config file changes nothing either.
         text=yaml.safe_dump(
-            {key: value for key, value in config.items() if key != "predict"},
+            {
+                key: value
+                for key, value in config.items()
+                if key not in ("predict", "variant_effects")
+            },
             sort_keys=True,
         ),
     shell:
