@@ -228,10 +228,19 @@ def _reading_errors(path: str, progress: list[int] | None = None):
 
 def _header_tokens(description: str, where: str, keys: tuple) -> dict[str, str]:
     """``key=value`` tokens of a FASTA description (other words are ignored); one of ``keys`` given twice with
-    different values is an error (which label would be meant?)."""
+    different values is an error (which label would be meant?), and so is a word without ``=`` right after one of
+    ``keys``: ``label=TF bound`` would read as class 'TF' and merge with ``label=TF unbound``."""
     tokens = {}
+    previous = None
     for word in description.split():
         key, equals, value = word.partition("=")
+        if not equals and previous is not None:
+            key, value = previous
+            raise SeqtuneError(f"{where}: '{key}={value}' is followed by '{word}', which would be dropped (a header "
+                               f"token ends at the first space); write {key}={value}_{word} without spaces, put "
+                               "other words before the tokens, or give a labels table")
+        # (a quoted value, label="open chromatin", is refused with its own message when labels are checked)
+        previous = (key, value) if equals and key in keys and value[:1] not in "\"'" else None
         if equals and key:
             if key in keys and tokens.get(key, value) != value:
                 raise SeqtuneError(f"{where}: '{key}=' is given twice ('{tokens[key]}' and '{value}'); keep one")
@@ -331,12 +340,29 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
                             f"header ('{next(v for v in chunk.iloc[row][extra] if v)}'); a field holding the "
                             f"separator ({'comma' if separator == ',' else 'tab'}) must be in double quotes")
                     chunk = chunk.drop(columns=extra)
+                _check_no_line_breaks(path, chunk)
                 yield chunk
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
         except pd.errors.ParserError as error:
             raise SeqtuneError(f"{path}: not a well-formed {'CSV' if separator == ',' else 'TSV'} "
                                f"table ({str(error).strip()}); every row needs as many fields as the header") from None
+
+
+def _check_no_line_breaks(path: str, chunk: pd.DataFrame) -> None:
+    """A field with a line break is a double quote left open: the csv rules then take the following lines, records
+    and all, into that field. Refused, naming the line (the rows before it are one line each, so it is exact)."""
+    broken = np.zeros(len(chunk), dtype=bool)
+    for column in chunk.columns:
+        broken |= chunk[column].str.contains("[\r\n]", regex=True).to_numpy(dtype=bool)
+    if broken.any():
+        row = int(np.flatnonzero(broken)[0])
+        column = next(name for name in chunk.columns if any(c in chunk[name].iat[row] for c in "\r\n"))
+        first = chunk[column].iat[row].splitlines()[0]
+        raise SeqtuneError(f"{path}, line {chunk.index[row] + 2}: a double quote in column '{column}' ('{first[:40]}"
+                           "...') opens a quoted field that runs over the following lines, taking their records into "
+                           "it; remove the stray quote, or close it on the same line (a quote inside a field is "
+                           "written twice: \"\")")
 
 
 def _missing_columns(path: str, columns, required: dict[str, str]) -> None:
@@ -696,6 +722,10 @@ def encoded_chunks(records: Iterator[Record], length: int, length_policy: str, a
         return EncodedChunk(list(batch), codes, read_lengths)
 
     for record in records:
+        if " " in record.id or not record.id.isprintable():  # isprintable: False for tabs, other blanks, controls
+            raise SeqtuneError(f"{record.where()}: the id holds a space or another blank or control character; ids "
+                               "are written to sequences.fasta, where an id ends at the first space, so replace it "
+                               "(e.g. with '_')")
         first = seen.setdefault(record.id, (record.path, record.line))
         if first != (record.path, record.line):
             raise SeqtuneError(f"{record.where()}: duplicate id (first in {first[0]}, line {first[1]}); ids must be "
@@ -835,6 +865,9 @@ def _check_labels(records: list[Record], spec: InputSpec, where) -> None:
     that differ only in case get a warning. ``where(record)`` says where to fix a record."""
     for record in records:
         missing = record.label is None or record.label == ""
+        if not missing and not record.label.isprintable():
+            raise SeqtuneError(f"{where(record)}: label {record.label!r} holds a tab, line break or control "
+                               "character; write the class name on one line (spaces are fine in a table)")
         if missing or record.label in MISSING_LABELS or record.label[:1] in "\"'":
             fix = {"fasta": f"fill in its '{spec.label_column}' cell" if spec.labels else
                    f"add '{spec.label_column}=<class>' to its header or give a labels table",
