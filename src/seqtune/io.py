@@ -36,8 +36,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise SeqtuneError(f"{path}: is a folder; give a file name for the output (e.g. {path / 'out.tsv'})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.exists() and not path.is_file():  # a device or pipe (/dev/stdout) would be replaced by the rename
+        raise SeqtuneError(f"{path}: is not a regular file (a device or pipe); give a file name for the output, or "
+                           "'-' where a step writes to standard output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:  # named after the output, not the temporary file
+        raise OSError(error.errno, error.strerror, str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give outputs the usual permissions
@@ -46,6 +52,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # Again: a writer may have replaced the file (safetensors' save_file writes a new 0600 one).
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
+    except OSError as error:
+        tmp_path.unlink(missing_ok=True)
+        if error.filename in (None, str(tmp_path)):  # a failed write (a full disk) names no file, or the temporary one
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -318,8 +329,9 @@ def check_inputs_and_outputs(inputs: dict[str, list[str]], outputs: dict[str, li
         for input_option, source in files(inputs):
             if _same(output, source):
                 shown = output if output_option == input_option else f"{output} ({output_option})"
-                raise SeqtuneError(f"{shown}: is also an input of this step ({input_option} {source}); it would be "
-                                   f"overwritten: give {output_option} another path")
+                read = source if source == output else f"{source}, which is the same file"
+                raise SeqtuneError(f"{shown}: is also an input of this step ({input_option} reads {read}); it would "
+                                   f"be overwritten: give {output_option} another path")
     for i, (option, output) in enumerate(written):
         for other_option, other in written[:i]:
             if _same(output, other) and option != other_option:
