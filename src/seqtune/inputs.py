@@ -215,6 +215,11 @@ def _reading_errors(path: str, progress: list[int] | None = None):
         except FileNotFoundError:
             raise SeqtuneError(f"{path}: file not found; check the path (a relative one is read from "
                                f"{os.getcwd()})") from None
+        except IsADirectoryError:
+            raise SeqtuneError(f"{path}: is a folder, not a file; give the path of the input file in it") from None
+        except PermissionError:
+            raise SeqtuneError(f"{path}: permission denied; make the file readable (chmod +r) or copy it where "
+                               "you can read it") from None
         except UnicodeDecodeError as error:
             where = f", near line {progress[0]}" if progress and progress[0] else ""
             raise SeqtuneError(f"{path}{where}: not UTF-8 text (byte 0x{error.object[error.start]:02x}); save it as "
@@ -324,11 +329,17 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     path = str(path)
     separator = table_separator(path)
     rows = _first_rows(path, separator)
+    header = rows[0] if rows else []
+    for position, name in enumerate(header):
+        if name.strip() and name in header[:position]:
+            raise SeqtuneError(f"{path}, line 1: column '{name}' appears twice in the header (columns "
+                               f"{header.index(name) + 1} and {position + 1}); only one would be read: rename or "
+                               "remove the other")
     extra = [f"__extra_field_{i}" for i in range(max(0, len(rows[1]) - len(rows[0])))] if len(rows) == 2 else []
     with _reading_errors(path), open_text(path) as handle:
         try:
             reader = pd.read_csv(handle, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
-                                 chunksize=chunk_size, index_col=False, header=0,
+                                 chunksize=chunk_size, index_col=False, header=0, skip_blank_lines=False,
                                  names=rows[0] + extra if extra else None)
             for chunk in reader:
                 if extra:
@@ -341,7 +352,8 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
                             f"separator ({'comma' if separator == ',' else 'tab'}) must be in double quotes")
                     chunk = chunk.drop(columns=extra)
                 _check_no_line_breaks(path, chunk)
-                yield chunk
+                # Blank lines are read as rows (so that a row's index gives its line) and dropped here.
+                yield chunk[(chunk != "").to_numpy().any(axis=1)]
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
         except pd.errors.ParserError as error:
@@ -369,6 +381,11 @@ def _missing_columns(path: str, columns, required: dict[str, str]) -> None:
     missing = [f"{column} ({role})" for role, column in required.items() if column not in columns]
     separator = table_separator(path)
     other = {"\t": ",", ",": "\t"}[separator]
+    if missing and len(columns) == 1 and ";" in str(columns[0]) and separator not in str(columns[0]):
+        raise SeqtuneError(
+            f"{path}, line 1: the header is one column holding semicolons ('{str(columns[0])[:60]}'); the file is "
+            "semicolon-separated (a spreadsheet's CSV in some locales): save it comma-separated as .csv or "
+            "tab-separated as .tsv")
     if missing and len(columns) == 1 and other in str(columns[0]):
         expected, found = ("comma", "tab") if separator == "," else ("tab", "comma")
         rename = "rename it to .tsv" if separator == "," else "rename it to .csv"
@@ -393,9 +410,9 @@ def iter_table(path: str, id_column: str, sequence_column: str, label_column: st
     """
     path = str(path)
     seen: dict[str, int] = {}
-    row_offset = 0
-    for chunk in _table_chunks(path, chunk_size):
-        if row_offset == 0:
+    n_rows = 0
+    for number, chunk in enumerate(_table_chunks(path, chunk_size)):
+        if number == 0:
             required = {"id": id_column, "sequence": sequence_column}
             if label_column is not None:
                 required["label"] = label_column
@@ -407,8 +424,9 @@ def iter_table(path: str, id_column: str, sequence_column: str, label_column: st
         sequences = chunk[sequence_column].to_numpy()
         labels = chunk[label_column].to_numpy() if label_column is not None else None
         splits = chunk[split_column].to_numpy() if has_split else None
+        lines = chunk.index.to_numpy() + 2  # the header is line 1; blank lines were dropped, keeping the numbers
         for position in range(len(chunk)):
-            line = row_offset + position + 2
+            line = int(lines[position])
             record_id = ids[position].strip()
             if not record_id:
                 raise SeqtuneError(f"{path}, line {line}: empty id in column '{id_column}'; give every row an id")
@@ -423,8 +441,8 @@ def iter_table(path: str, id_column: str, sequence_column: str, label_column: st
                 raise SeqtuneError(f"{record.where()}: empty sequence in column '{sequence_column}'; add the "
                                    "sequence or remove the row")
             yield record
-        row_offset += len(chunk)
-    if row_offset == 0:
+        n_rows += len(chunk)
+    if n_rows == 0:
         raise SeqtuneError(f"{path}: the table has a header but no rows; add one row per record")
 
 
@@ -437,11 +455,11 @@ def read_label_table(path: str, id_column: str, label_column: str, split_column:
     if split_required and split_column:
         required["split"] = split_column
     _missing_columns(str(path), frame.columns, required)
-    duplicated = frame[id_column].duplicated()
+    duplicated = frame[id_column].str.strip().duplicated()  # "a" and "a " are one id
     if duplicated.any():
         first = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise SeqtuneError(f"{path}, line {first + 2}: duplicate id '{frame[id_column].iat[first]}'; each id needs "
-                           "exactly one label, remove the repeated row")
+        raise SeqtuneError(f"{path}, line {frame.index[first] + 2}: duplicate id '{frame[id_column].iat[first]}'; "
+                           "each id needs exactly one label, remove the repeated row")
     labels = dict(zip(frame[id_column].str.strip(), frame[label_column].str.strip()))
     splits = (dict(zip(frame[id_column].str.strip(), frame[split_column].str.strip()))
               if split_column and split_column in frame.columns else None)
@@ -590,6 +608,8 @@ def open_genome(path: str | os.PathLike) -> Iterator[Genome]:
     import pyfaidx
 
     path = str(path)
+    if os.path.isdir(path):
+        raise SeqtuneError(f"{path}: is a folder; 'genome' must be the genome FASTA file (e.g. {path}/genome.fa)")
     if not os.path.isfile(path):
         raise SeqtuneError(f"{path}: genome FASTA not found; check 'genome' (a relative path is read from "
                            f"{os.getcwd()})")
@@ -883,6 +903,19 @@ def _check_labels(records: list[Record], spec: InputSpec, where) -> None:
                                 f"space, so write e.g. {spec.label_column}=open_chromatin (no quotes, no spaces), or "
                                 "give a labels table")
             raise SeqtuneError(f"{where(record)}: {problem}; {fix}")
+    by_number: dict[float, list[str]] = {}
+    for record in records:
+        try:
+            value = float(record.label)
+        except ValueError:
+            continue
+        variants = by_number.setdefault(value, [])
+        if record.label not in variants:
+            variants.append(record.label)
+            if len(variants) > 1:
+                raise SeqtuneError(f"{where(record)}: label '{record.label}' is the same number as label '{variants[0]}', "
+                                   "written another way (as spreadsheets do), and would be a class of its own; write "
+                                   "each class one way throughout")
     by_case: dict[str, set[str]] = {}
     for label in {record.label for record in records}:
         by_case.setdefault(label.casefold(), set()).add(label)
