@@ -18,6 +18,9 @@ def _json_arg(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
+        if os.path.isfile(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is a file name; the option takes the JSON text itself: "
+                                             f"write \"$(cat {text})\" in its place") from None
         raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")

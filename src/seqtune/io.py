@@ -249,6 +249,9 @@ def open_text(path: str | os.PathLike) -> IO[str]:
         magic = probe.read(6)
     gzipped = magic[:2] == b"\x1f\x8b"
     if not gzipped:
+        if magic.startswith(b"PK\x03\x04") and path.name.lower().endswith((".xlsx", ".xlsm", ".ods")):
+            raise SeqtuneError(f"{path}: is a spreadsheet workbook, not a text table; export the sheet from the "
+                               "spreadsheet program as CSV (comma-separated, .csv) or TSV (tab-separated, .tsv)")
         for prefix, name in _OTHER_COMPRESSIONS.items():
             if magic.startswith(prefix):
                 raise SeqtuneError(f"{path}: the file is {name}-compressed; seqtune reads plain text or gzip, so "
