@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from typing import Iterator
 
 import numpy as np
@@ -65,6 +66,11 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
         except pd.errors.EmptyDataError:
             raise SeqtuneError(f"{path}: the file is empty; it needs a header line and one row per record") from None
         except pd.errors.ParserError as error:
+            unclosed = re.search(r"EOF inside string starting at row (\d+)", str(error))
+            if unclosed:  # pandas counts rows from 0 at the header
+                raise SeqtuneError(f"{path}, line {int(unclosed.group(1)) + 1}: a double quote opens a quoted field "
+                                   "that is never closed, so every line after it would be read into that field; "
+                                   "remove the stray quote, or close it on the same line") from None
             raise SeqtuneError(f"{path}: not a well-formed {'CSV' if separator == ',' else 'TSV'} "
                                f"table ({str(error).strip()}); every row needs as many fields as the header") from None
 
