@@ -884,3 +884,100 @@ def test_a_count_option_out_of_range_is_a_usage_error(tmp_path, capsys, monkeypa
     error = capsys.readouterr().err
     assert f"argument {option}:" in error and "give at least" in error and "Traceback" not in error
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------- accepted on purpose (issue #23): the correct result
+def test_ids_and_classes_that_look_like_missing_values_are_kept_as_written(tmp_path, capsys):
+    """Ids NA, null, None, nan and a class None went through ingest, were read back as NaN and crashed split (or made
+    finetune ask for a rerun of the split): every table is now read with missing-value parsing off."""
+    from seqtune.data import read_dataset, read_manifest
+
+    ids = ["NA", "null", "None", "nan", "N/A", ""] + [f"s{i}" for i in range(6, 30)]
+    ids[5] = "#N/A"
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + "".join(f"{ids[i]}\t{dna()}\t{['None', 'bound', 'x'][i % 3]}\n"
+                                                      for i in range(30)))
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    codes = tmp_path / "out" / "codes.npy"
+    assert main(split_argv(codes, tmp_path / "manifest.tsv", tmp_path / "summary.json")) == 0
+    data = read_dataset(codes)
+    assert data.ids.tolist() == ids and data.classes == ["None", "bound", "x"]
+    assert data.targets().tolist() == [i % 3 for i in range(30)]
+    assert sorted(set(read_manifest(tmp_path / "manifest.tsv", data))) == ["test", "train", "validation"]
+    run = tmp_path / "run"
+    assert main(["finetune", "--codes", str(codes), "--manifest", str(tmp_path / "manifest.tsv"), "--weights",
+                 str(run / "m.safetensors"), "--history", str(run / "h.tsv"), "--train-ids", str(run / "t.tsv"),
+                 "--strategy", "scratch", "--train-size", "6", "--seed", "1", "--model",
+                 json.dumps({"channels": 8, "n_blocks": 1}), "--training", json.dumps({"max_epochs": 1})]) == 0, \
+        capsys.readouterr().err
+    trained = (run / "t.tsv").read_text().splitlines()[1:]
+    assert {line.split("\t")[1] for line in trained} == {"None", "bound", "x"}
+
+
+def test_table_labels_with_spaces_and_quoted_csv_fields_are_read_as_written(tmp_path):
+    """In a table a label with a space is one class as written (in a FASTA header it is refused: see the catalogue);
+    a quoted CSV field, comma and all, is parsed by the csv rules."""
+    from seqtune.data import read_dataset
+
+    labels = ["TF bound", "TF unbound", "none, really"]
+    table = tmp_path / "data.csv"
+    table.write_text('"id","sequence","label"\n' + "".join(f'"s{i}","{dna()}","{labels[i % 3]}"\n' for i in range(9)))
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    data = read_dataset(tmp_path / "out" / "codes.npy")
+    assert data.classes == sorted(labels)
+    assert data.labels["label"].tolist() == [labels[i % 3] for i in range(9)]
+
+
+def test_an_interrupted_ingest_leaves_the_earlier_folder_whole_and_no_partial_one(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a standalone ingest left codes.npy without the rest of the folder. The folder is now written
+    beside it and renamed into place: an interrupted run (here, stopped as the last file is written) leaves the
+    folder as it was, and nothing else."""
+    import seqtune.data
+
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + table_rows())
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    folder = tmp_path / "out"
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    table.write_text("id\tsequence\tlabel\n" + table_rows(20))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seqtune.data, "write_json", interrupted)
+    capsys.readouterr()
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 130
+    assert "seqtune ingest: interrupted" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.tsv", "out"]
+    fresh = tmp_path / "fresh"  # no earlier folder: none afterwards either
+    assert main(ingest(fresh, {"source": "tsv", "path": str(table)})) == 130
+    assert list(fresh.iterdir()) == []
+
+
+def test_a_rerun_replaces_the_folder_and_removes_what_a_killed_run_left(tmp_path):
+    """A run killed outright (no chance to clean up) leaves a hidden temporary sibling; the next run on this machine
+    removes it when its process is gone, and leaves another machine's alone (a shared file system). An empty folder
+    (Snakemake makes its outputs' folder) is replaced by the data set."""
+    import socket
+    import subprocess
+    import sys
+
+    from seqtune.data import DATASET_FILES, read_dataset
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+    stale = tmp_path / f".out.partial-{socket.gethostname()}-{finished}-abc123"
+    other = tmp_path / f".out.partial-elsewhere-{finished}-abc123"
+    for path in (stale, other):
+        path.mkdir()
+        (path / "codes.npy").write_text("partial")
+    (tmp_path / "out").mkdir()
+    table = tmp_path / "data.tsv"
+    for n in (12, 20):
+        table.write_text("id\tsequence\tlabel\n" + table_rows(n))
+        assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+        assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(DATASET_FILES)
+        assert read_dataset(tmp_path / "out" / "codes.npy").codes.shape == (n, LENGTH)
+    assert not stale.exists() and other.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([other.name, "data.tsv", "out"])
