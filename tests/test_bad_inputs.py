@@ -435,8 +435,8 @@ def case_sequence_with_a_space(tmp_path, target):
 
 
 def case_protein_instead_of_dna(tmp_path, target):
-    return fasta_case(tmp_path, ">a label=x\nMKVLAAGIVQWERTYPLKHGFDSAQWEMKV\n", "bad.fa", "line 1, record 'a', position 4: "
-                      "letter 'L'", "use A, C, G, T or an IUPAC ambiguity code")
+    return fasta_case(tmp_path, ">a label=x\nMKVLAAGIVQWERTYPLKHGFDSAQWEMKV\n", "bad.fa",
+                      "line 1, record 'a', position 4: letter 'L'", "use A, C, G, T or an IUPAC ambiguity code")
 
 
 def case_fastq_given_as_fasta(tmp_path, target):

@@ -78,8 +78,8 @@ def _check_labels(records: list[Record], spec: InputSpec, where) -> None:
             variants.append(record.label)
             if len(variants) > 1:
                 raise SeqtuneError(f"{where(record)}: label '{record.label}' is the same number as label "
-                                   f"'{variants[0]}', written another way (as spreadsheets do), and would be a class of "
-                                   "its own; write each class one way throughout")
+                                   f"'{variants[0]}', written another way (as spreadsheets do), and would be a "
+                                   "class of its own; write each class one way throughout")
     by_case: dict[str, set[str]] = {}
     for label in {record.label for record in records}:
         by_case.setdefault(label.casefold(), set()).add(label)
