@@ -46,6 +46,11 @@ class Expect:
     where: str  # the line, record, column, tensor or key inside it
     fix: str  # the start of the advice
     outputs: list[Path] = field(default_factory=list)  # must not exist afterwards
+    unchanged: dict[Path, bytes] = field(default_factory=dict)  # inputs that must keep these bytes
+
+
+def keep(*paths: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in paths}
 
 
 def ingest(tmp_path: Path, spec: dict, length: int = LENGTH) -> list[str]:
@@ -319,6 +324,377 @@ def case_training_setting_of_the_wrong_type(tmp_path, target):
                          "write a number", strategy="scratch", training={"learning_rate": "fast"})
 
 
+
+# ------------------------------------------------------------------- issue #23: mistakes beyond the first catalogue
+def table_rows(n: int = 12, label=lambda i: "ab"[i % 2], ident=lambda i: f"s{i}", sep: str = "\t") -> str:
+    return "".join(f"{ident(i)}{sep}{dna()}{sep}{label(i)}\n" for i in range(n))
+
+
+def copy_target(tmp_path: Path, target: Path) -> Path:
+    """A copy of the target's data set folder (and manifest) that a case may break; returns the folder."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(target / "data", folder)
+    shutil.copy(target / "manifest.tsv", tmp_path / "manifest.tsv")
+    return folder
+
+
+def split_argv(codes: Path, manifest: Path, summary: Path) -> list[str]:
+    return ["split", "--codes", str(codes), "--manifest", str(manifest), "--summary", str(summary), "--seed", "1"]
+
+
+def predict_argv(tmp_path: Path, input_path: Path, output: Path) -> list[str]:
+    weights = save_pretrained(tmp_path / "model.safetensors", small_model())
+    return ["predict", "--weights", str(weights), "--input", str(input_path), "--output", str(output)]
+
+
+def case_fasta_label_with_a_space(tmp_path, target):
+    text = "".join(f">s{i} label={['TF bound', 'TF unbound', 'none'][i % 3]}\n{dna()}\n" for i in range(9))
+    return fasta_case(tmp_path, text, "bad.fa", "line 1, record 's0': 'label=TF' is followed by 'bound'",
+                      "write label=TF_bound without spaces")
+
+
+def case_csv_with_a_stray_quote(tmp_path, target):
+    """The issue's case: a quote opened on one line and one closed five lines later took the rows between them into
+    one id (35 of 40 rows were imported, with rc 0)."""
+    rows = table_rows(40, sep=",").splitlines()
+    rows[5] = '"' + rows[5]
+    rows[10] = rows[10].replace(",", '",', 1)
+    return table_case(tmp_path, "bad.csv", "id,sequence,label\n" + "\n".join(rows) + "\n", "bad.csv",
+                      "line 7: a double quote in column 'id'", "remove the stray quote")
+
+
+def case_csv_with_a_quote_never_closed(tmp_path, target):
+    rows = table_rows(40, sep=",").splitlines()
+    rows[5] = '"' + rows[5]
+    return table_case(tmp_path, "bad.csv", "id,sequence,label\n" + "\n".join(rows) + "\n", "bad.csv",
+                      "line 7: a double quote opens a quoted field that is never closed", "remove the stray quote")
+
+
+def case_tsv_with_a_quote_left_open_in_a_label(tmp_path, target):
+    rows = table_rows(10).splitlines()
+    rows[2] = rows[2][:-1] + '"b'
+    return table_case(tmp_path, "bad.tsv", "id\tsequence\tlabel\n" + "\n".join(rows) + "\n", "bad.tsv",
+                      "line 4: a double quote opens a quoted field that is never closed", "remove the stray quote")
+
+
+def case_label_holding_a_tab_in_quotes(tmp_path, target):
+    return table_case(tmp_path, "bad.csv", f'id,sequence,label\na,{dna()},x\nb,{dna()},"y\tz"\n', "bad.csv",
+                      "line 3, record 'b': label 'y\\tz' holds a tab", "write the class name on one line")
+
+
+def case_tsv_id_with_a_space(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", "id\tsequence\tlabel\n" + table_rows(ident=lambda i: f"seq {i}"),
+                      "bad.tsv", "line 2, record 'seq 0': the id holds a space", "replace it (e.g. with '_')")
+
+
+def case_bed_name_with_a_space_as_id(tmp_path, target):
+    genome = make_genome(tmp_path)
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr1\t100\t120\tpeak one\t0\t+\nchr1\t150\t170\tpeak two\t0\t+\n")
+    return Expect(ingest(tmp_path, {"source": "bed", "path": str(bed), "genome": str(genome), "id_column": 4,
+                                    "label_column": 6}), "bad.bed", "line 1, record 'peak one'",
+                  "replace it (e.g. with '_')", dataset_outputs(tmp_path))
+
+
+def case_a_column_named_twice(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", "id\tsequence\tlabel\tlabel\n" + "".join(
+        f"s{i}\t{dna()}\t{'ab'[i % 2]}\tz\n" for i in range(6)), "bad.tsv",
+        "line 1: column 'label' appears twice in the header (columns 3 and 4)", "rename or remove the other")
+
+
+def case_one_number_written_two_ways(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", "id\tsequence\tlabel\n" + table_rows(
+        label=lambda i: f"{i % 2}.0" if i < 4 else f"{i % 2}"), "bad.tsv",
+        "line 6, record 's4': label '0' is the same number as label '0.0'", "write each class one way")
+
+
+def case_semicolon_separated_csv(tmp_path, target):
+    return table_case(tmp_path, "bad.csv", "id;sequence;label\n" + table_rows(sep=";"), "bad.csv",
+                      "line 1: the header is one column holding semicolons", "save it comma-separated as .csv")
+
+
+def case_blank_line_before_a_duplicate_id(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", f"id\tsequence\tlabel\na\t{dna()}\tx\n\nb\t{dna()}\ty\na\t{dna()}\tx\n",
+                      "bad.tsv", "line 5: duplicate id 'a' (first at line 2)", "rename or remove one of them")
+
+
+def case_empty_table(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", "", "bad.tsv", "the file is empty", "it needs a header line")
+
+
+def case_table_with_a_header_only(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", "id\tsequence\tlabel\n", "bad.tsv", "has a header but no rows",
+                      "add one row per record")
+
+
+def case_sequence_with_a_space(tmp_path, target):
+    return table_case(tmp_path, "bad.tsv", f"id\tsequence\tlabel\na\t{dna(15)} {dna(15)}\tx\n", "bad.tsv",
+                      "line 2, record 'a', position 16: letter ' '", "use A, C, G, T or an IUPAC ambiguity code")
+
+
+def case_protein_instead_of_dna(tmp_path, target):
+    return fasta_case(tmp_path, ">a label=x\nMKVLAAGIVQWERTYPLKHGFDSAQWEMKV\n", "bad.fa",
+                      "line 1, record 'a', position 4: letter 'L'", "use A, C, G, T or an IUPAC ambiguity code")
+
+
+def case_fastq_given_as_fasta(tmp_path, target):
+    return fasta_case(tmp_path, f"@a\n{dna()}\n+\n{'I' * LENGTH}\n", "bad.fa", "line 1: sequence text before the "
+                      "first '>' header", "this is not a FASTA file")
+
+
+def case_utf16_table(tmp_path, target):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(("id\tsequence\tlabel\n" + table_rows()).encode("utf-16"))
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(path)}), "bad.tsv", "byte 0xff at offset 0",
+                  "give a FASTA, TSV/CSV or BED text file", dataset_outputs(tmp_path))
+
+
+def case_gzip_name_on_a_bzip2_file(tmp_path, target):
+    return fasta_case(tmp_path, bz2.compress(GOOD.encode()), "bad.fa.gz", "bzip2-compressed",
+                      "decompress it or recompress it with gzip", name="bad.fa.gz")
+
+
+def case_zip_archive(tmp_path, target):
+    import zipfile
+
+    path = tmp_path / "bad.fa"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("bad.fa", GOOD)
+    return Expect(ingest(tmp_path, {"source": "fasta", "path": str(path)}), "bad.fa", "zip-compressed",
+                  "decompress it", dataset_outputs(tmp_path))
+
+
+def case_spreadsheet_workbook(tmp_path, target):
+    import zipfile
+
+    path = tmp_path / "data.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(path)}), "data.xlsx", "is a spreadsheet workbook",
+                  "export the sheet", dataset_outputs(tmp_path))
+
+
+def case_input_that_is_a_folder(tmp_path, target):
+    (tmp_path / "reads.fa").mkdir()
+    return Expect(ingest(tmp_path, {"source": "fasta", "path": str(tmp_path / "reads.fa")}), "reads.fa",
+                  "is a folder, not a file", "give the path of the input file", dataset_outputs(tmp_path))
+
+
+def case_genome_that_is_a_folder(tmp_path, target):
+    (tmp_path / "genome").mkdir()
+    bed = tmp_path / "a.bed"
+    bed.write_text("chr1\t100\t120\ta\n")
+    return Expect(ingest(tmp_path, {"source": "bed", "path": str(bed), "genome": str(tmp_path / "genome")}),
+                  "genome", "is a folder", "'genome' must be the genome FASTA file", dataset_outputs(tmp_path))
+
+
+def case_labels_table_not_found(tmp_path, target):
+    return fasta_case(tmp_path, f">a\n{dna()}\n>b\n{dna()}\n", "labels.tsv", "file not found", "check the path",
+                      labels=str(tmp_path / "labels.tsv"))
+
+
+def case_labels_table_with_an_id_twice_but_for_a_space(tmp_path, target):
+    (tmp_path / "labels.tsv").write_text("id\tlabel\na\tx\nb\ty\na \ty\n")
+    return fasta_case(tmp_path, f">a\n{dna()}\n>b\n{dna()}\n", "labels.tsv", "line 4: duplicate id 'a '",
+                      "each id needs exactly one label", labels=str(tmp_path / "labels.tsv"))
+
+
+def case_bed_with_a_header_line(tmp_path, target):
+    return bed_case(tmp_path, "chrom\tstart\tend\tname\nchr1\t100\t120\ta\n", "bad.bed",
+                    "line 1: start 'start' and end 'end' must be whole numbers", "remove it if it is a header")
+
+
+def case_bed_with_decimal_coordinates(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\nchr1\t150.0\t170.0\tb\n", "bad.bed",
+                    "line 2: start '150.0' and end '170.0' must be whole numbers", "fix the line")
+
+
+def case_bed_strand_written_as_a_number(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\t0\t1\nchr1\t150\t170\tb\t0\t-1\n", "bad.bed",
+                    "line 1: strand '1' (column 6)", "must be '+', '-' or '.'")
+
+
+def case_bed_line_with_two_fields(tmp_path, target):
+    return bed_case(tmp_path, "chr1\t100\t120\ta\nchr1\t150\n", "bad.bed", "line 2: a BED line needs at least 3 "
+                    "fields", "fix or remove the line")
+
+
+def case_out_dir_holding_other_files(tmp_path, target):
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + table_rows())
+    notes = tmp_path / "out" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("mine")
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(table)}), "out",
+                  "holds files that are not part of a data set (notes.txt)", "give a new or empty folder",
+                  dataset_outputs(tmp_path)[1:], keep(notes))
+
+
+def case_out_dir_that_is_a_file(tmp_path, target):
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + table_rows())
+    (tmp_path / "out").write_text("a file")
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(table)}), "out", "is a file, not a folder",
+                  "choose another output path", unchanged=keep(tmp_path / "out"))
+
+
+def case_ingest_out_dir_holding_its_input(tmp_path, target):
+    table = tmp_path / "out" / "labels.tsv"
+    table.parent.mkdir()
+    table.write_text("id\tsequence\tlabel\n" + table_rows())
+    return Expect(ingest(tmp_path, {"source": "tsv", "path": str(table)}), "out/labels.tsv (--out-dir)",
+                  "is also an input of this step (--spec reads", "give --out-dir another path",
+                  unchanged=keep(table))
+
+
+def case_predict_output_naming_its_input(tmp_path, target):
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    return Expect(predict_argv(tmp_path, fasta, fasta), "new.fa (--output)", "is also an input of this step "
+                  "(--input reads", "give --output another path", unchanged=keep(fasta))
+
+
+def case_predict_output_naming_the_input_through_a_link(tmp_path, target):
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    (tmp_path / "link.fa").symlink_to(fasta)
+    return Expect(predict_argv(tmp_path, tmp_path / "link.fa", fasta), "new.fa (--output)",
+                  "link.fa, which is the same file", "give --output another path", unchanged=keep(fasta))
+
+
+def case_predict_output_naming_the_models_sidecar(tmp_path, target):
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    argv = predict_argv(tmp_path, fasta, tmp_path / "model.json")
+    return Expect(argv, "model.json (--output)", "(--weights reads", "give --output another path",
+                  unchanged=keep(tmp_path / "model.json", tmp_path / "model.safetensors"))
+
+
+def case_predict_output_that_is_a_pipe(tmp_path, target):
+    import os
+
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    os.mkfifo(tmp_path / "pipe")
+    return Expect(predict_argv(tmp_path, fasta, tmp_path / "pipe"), "pipe", "is not a regular file",
+                  "give a file name for the output")
+
+
+def case_finetune_weights_over_the_pretrained_model(tmp_path, target):
+    path = save_pretrained(tmp_path / "pre.safetensors", small_model())
+    expect = finetune_case(tmp_path, target, path, "pre.safetensors (--weights)",
+                           "is also an input of this step (--pretrained reads", "give --weights another path")
+    expect.argv[expect.argv.index("--weights") + 1] = str(path)
+    expect.outputs = expect.outputs[2:]
+    expect.unchanged = keep(path, tmp_path / "pre.json")
+    return expect
+
+
+def case_finetune_history_and_train_ids_in_one_file(tmp_path, target):
+    expect = finetune_case(tmp_path, target, tmp_path, "history.tsv", "given to both --history and --train-ids",
+                           "give each output its own path", strategy="scratch")
+    expect.argv[expect.argv.index("--train-ids") + 1] = expect.argv[expect.argv.index("--history") + 1]
+    return expect
+
+
+def case_finetune_history_that_is_a_folder(tmp_path, target):
+    expect = finetune_case(tmp_path, target, tmp_path, "history.tsv (--history)", "is a folder",
+                           "give a file name for the output", strategy="scratch")
+    (tmp_path / "run" / "history.tsv").mkdir(parents=True)
+    expect.outputs = [path for path in expect.outputs if path.name != "history.tsv"]
+    return expect
+
+
+def case_split_manifest_over_the_data_sets_labels(tmp_path, target):
+    folder = copy_target(tmp_path, target)
+    return Expect(split_argv(folder / "codes.npy", folder / "labels.tsv", tmp_path / "summary.json"),
+                  "labels.tsv (--manifest)", "(--codes reads", "give --manifest another path",
+                  [tmp_path / "summary.json"], keep(folder / "labels.tsv"))
+
+
+def case_split_manifest_and_summary_in_one_file(tmp_path, target):
+    return Expect(split_argv(target / "data" / "codes.npy", tmp_path / "split.tsv", tmp_path / "split.tsv"),
+                  "split.tsv", "given to both --manifest and --summary", "give each output its own path",
+                  [tmp_path / "split.tsv"])
+
+
+def case_split_output_under_a_file(tmp_path, target):
+    (tmp_path / "results").write_text("a file")
+    manifest = tmp_path / "results" / "manifest.tsv"
+    return Expect(split_argv(target / "data" / "codes.npy", manifest, tmp_path / "summary.json"),
+                  "manifest.tsv (--manifest)", "results is a file, not a folder", "choose another output path",
+                  [tmp_path / "summary.json"])
+
+
+def case_split_output_name_too_long(tmp_path, target):
+    manifest = tmp_path / ("m" * 300 + ".tsv")
+    return Expect(split_argv(target / "data" / "codes.npy", manifest, tmp_path / "summary.json"),
+                  "m" * 300 + ".tsv", "File name too long", "shorten the path", [tmp_path / "summary.json"])
+
+
+def case_split_output_folder_not_writable(tmp_path, target):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write to any folder")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    return Expect(split_argv(target / "data" / "codes.npy", tmp_path / "locked" / "manifest.tsv",
+                             tmp_path / "summary.json"), "manifest.tsv (--manifest)", "cannot be written",
+                  "choose a folder you can write to", [tmp_path / "summary.json"])
+
+
+def case_split_of_a_fasta_file(tmp_path, target):
+    fasta = tmp_path / "reads.fa"
+    fasta.write_text(GOOD)
+    return Expect(split_argv(fasta, tmp_path / "m.tsv", tmp_path / "s.json"), "reads.fa",
+                  "not the codes.npy of a data set folder", "give the codes.npy that seqtune ingest",
+                  [tmp_path / "m.tsv", tmp_path / "s.json"])
+
+
+def case_codes_that_are_not_an_array(tmp_path, target):
+    folder = copy_target(tmp_path, target)
+    (folder / "codes.npy").write_text("not an array")
+    return Expect(split_argv(folder / "codes.npy", tmp_path / "m.tsv", tmp_path / "s.json"), "codes.npy",
+                  "not a NumPy array file", "rerun the step that writes it", [tmp_path / "m.tsv", tmp_path / "s.json"])
+
+
+def case_labels_table_of_the_data_set_is_binary(tmp_path, target):
+    folder = copy_target(tmp_path, target)
+    (folder / "labels.tsv").write_bytes(b"id\tlabel\n\xff\xfe\x00garbage\n")
+    return Expect(split_argv(folder / "codes.npy", tmp_path / "m.tsv", tmp_path / "s.json"), "labels.tsv",
+                  "not a UTF-8 text table", "rerun the step that writes it", [tmp_path / "m.tsv", tmp_path / "s.json"])
+
+
+def case_manifest_of_another_data_set(tmp_path, target):
+    rows = "".join(f"o{i}\t{dna()}\t{'ab'[i % 2]}\n" for i in range(60))
+    (tmp_path / "other.tsv").write_text("id\tsequence\tlabel\n" + rows)
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(tmp_path / "other.tsv")})) == 0
+    expect = finetune_case(tmp_path, target, tmp_path, "manifest.tsv", "does not cover the data set's ids",
+                           "rerun the split step on this data set", strategy="scratch")
+    expect.argv[expect.argv.index("--codes") + 1] = str(tmp_path / "out" / "codes.npy")
+    return expect
+
+
+def case_manifest_edited_by_hand(tmp_path, target):
+    folder = copy_target(tmp_path, target)
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(manifest.read_text().replace("\ttest\t", "\ttset\t", 1))
+    expect = finetune_case(tmp_path, target, tmp_path, "manifest.tsv", "split value(s) ['tset']",
+                           "rerun the split step", strategy="scratch")
+    expect.argv[expect.argv.index("--codes") + 1] = str(folder / "codes.npy")
+    expect.argv[expect.argv.index("--manifest") + 1] = str(manifest)
+    return expect
+
+
+def case_decision_from_a_broken_metrics_file(tmp_path, target):
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    (tmp_path / "metrics.json").write_text('{"decision": 1')
+    argv = predict_argv(tmp_path, fasta, tmp_path / "out.tsv") + ["--decision-from", str(tmp_path / "metrics.json")]
+    return Expect(argv, "metrics.json", "not valid JSON", "rerun the step that writes it", [tmp_path / "out.tsv"])
+
 CASES = {name[len("case_"):]: function for name, function in sorted(globals().items()) if name.startswith("case_")}
 
 
@@ -338,6 +714,10 @@ def test_bad_input_gives_one_clear_message_and_no_output(name, tmp_path, target,
         assert getattr(expect, part) in message, f"{part} {getattr(expect, part)!r} not in: {message}"
     left = [str(path) for path in expect.outputs if path.exists() and not (path.is_dir() and not any(path.iterdir()))]
     assert not left, f"partial output left behind: {left}"
+    for path, content in expect.unchanged.items():
+        assert path.read_bytes() == content, f"{path} was changed"
+    partial = [str(path) for path in tmp_path.rglob(".*") if ".partial-" in path.name or path.name.endswith(".tmp")]
+    assert not partial, f"temporary files left behind: {partial}"
 
 
 # ----------------------------------------------------------------------------------------- line endings are fine
@@ -613,3 +993,100 @@ def test_bad_variant_input_gives_one_clear_message_and_no_output(name, tmp_path,
     """Checked by the catalogue's own test, with this case put in its catalogue."""
     monkeypatch.setitem(CASES, name, VCF_CASES[name])
     test_bad_input_gives_one_clear_message_and_no_output(name, tmp_path, None, capsys)
+
+
+# ------------------------------------------------------------- accepted on purpose (issue #23): the correct result
+def test_ids_and_classes_that_look_like_missing_values_are_kept_as_written(tmp_path, capsys):
+    """Ids NA, null, None, nan and a class None went through ingest, were read back as NaN and crashed split (or made
+    finetune ask for a rerun of the split): every table is now read with missing-value parsing off."""
+    from seqtune.data import read_dataset, read_manifest
+
+    ids = ["NA", "null", "None", "nan", "N/A", ""] + [f"s{i}" for i in range(6, 30)]
+    ids[5] = "#N/A"
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + "".join(f"{ids[i]}\t{dna()}\t{['None', 'bound', 'x'][i % 3]}\n"
+                                                      for i in range(30)))
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    codes = tmp_path / "out" / "codes.npy"
+    assert main(split_argv(codes, tmp_path / "manifest.tsv", tmp_path / "summary.json")) == 0
+    data = read_dataset(codes)
+    assert data.ids.tolist() == ids and data.classes == ["None", "bound", "x"]
+    assert data.targets().tolist() == [i % 3 for i in range(30)]
+    assert sorted(set(read_manifest(tmp_path / "manifest.tsv", data))) == ["test", "train", "validation"]
+    run = tmp_path / "run"
+    assert main(["finetune", "--codes", str(codes), "--manifest", str(tmp_path / "manifest.tsv"), "--weights",
+                 str(run / "m.safetensors"), "--history", str(run / "h.tsv"), "--train-ids", str(run / "t.tsv"),
+                 "--strategy", "scratch", "--train-size", "6", "--seed", "1", "--model",
+                 json.dumps({"channels": 8, "n_blocks": 1}), "--training", json.dumps({"max_epochs": 1})]) == 0, \
+        capsys.readouterr().err
+    trained = (run / "t.tsv").read_text().splitlines()[1:]
+    assert {line.split("\t")[1] for line in trained} == {"None", "bound", "x"}
+
+
+def test_table_labels_with_spaces_and_quoted_csv_fields_are_read_as_written(tmp_path):
+    """In a table a label with a space is one class as written (in a FASTA header it is refused: see the catalogue);
+    a quoted CSV field, comma and all, is parsed by the csv rules."""
+    from seqtune.data import read_dataset
+
+    labels = ["TF bound", "TF unbound", "none, really"]
+    table = tmp_path / "data.csv"
+    table.write_text('"id","sequence","label"\n' + "".join(f'"s{i}","{dna()}","{labels[i % 3]}"\n' for i in range(9)))
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    data = read_dataset(tmp_path / "out" / "codes.npy")
+    assert data.classes == sorted(labels)
+    assert data.labels["label"].tolist() == [labels[i % 3] for i in range(9)]
+
+
+def test_an_interrupted_ingest_leaves_the_earlier_folder_whole_and_no_partial_one(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a standalone ingest left codes.npy without the rest of the folder. The folder is now written
+    beside it and renamed into place: an interrupted run (here, stopped as the last file is written) leaves the
+    folder as it was, and nothing else."""
+    import seqtune.data
+
+    table = tmp_path / "data.tsv"
+    table.write_text("id\tsequence\tlabel\n" + table_rows())
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+    folder = tmp_path / "out"
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    table.write_text("id\tsequence\tlabel\n" + table_rows(20))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seqtune.data, "write_json", interrupted)
+    capsys.readouterr()
+    assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 130
+    assert "seqtune ingest: interrupted" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.tsv", "out"]
+    fresh = tmp_path / "fresh"  # no earlier folder: none afterwards either
+    assert main(ingest(fresh, {"source": "tsv", "path": str(table)})) == 130
+    assert list(fresh.iterdir()) == []
+
+
+def test_a_rerun_replaces_the_folder_and_removes_what_a_killed_run_left(tmp_path):
+    """A run killed outright (no chance to clean up) leaves a hidden temporary sibling; the next run on this machine
+    removes it when its process is gone, and leaves another machine's alone (a shared file system). An empty folder
+    (Snakemake makes its outputs' folder) is replaced by the data set."""
+    import socket
+    import subprocess
+    import sys
+
+    from seqtune.data import DATASET_FILES, read_dataset
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+    stale = tmp_path / f".out.partial-{socket.gethostname()}-{finished}-abc123"
+    other = tmp_path / f".out.partial-elsewhere-{finished}-abc123"
+    for path in (stale, other):
+        path.mkdir()
+        (path / "codes.npy").write_text("partial")
+    (tmp_path / "out").mkdir()
+    table = tmp_path / "data.tsv"
+    for n in (12, 20):
+        table.write_text("id\tsequence\tlabel\n" + table_rows(n))
+        assert main(ingest(tmp_path, {"source": "tsv", "path": str(table)})) == 0
+        assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(DATASET_FILES)
+        assert read_dataset(tmp_path / "out" / "codes.npy").codes.shape == (n, LENGTH)
+    assert not stale.exists() and other.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([other.name, "data.tsv", "out"])

@@ -18,6 +18,9 @@ def _json_arg(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
+        if os.path.isfile(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is a file name; the option takes the JSON text itself: "
+                                             f"write \"$(cat {text})\" in its place") from None
         raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
@@ -346,7 +349,77 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip indels that change the length by more (default 50)")
     p.add_argument("--batch-size", type=POSITIVE, default=512)
     _add_compute(p)
+    for step in steps.choices.values():  # --quiet also after the step's name (seqtune ingest ... --quiet)
+        step.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="log warnings only")
     return parser
+
+
+# The options of each step that name files it reads and files it writes, checked before the step starts so that no
+# step overwrites one of its own inputs (seqtune.io.check_inputs_and_outputs). A new step adds its line here.
+STEP_FILES = {
+    "simulate": ((), ("out_dir",)),
+    "ingest": (("spec",), ("out_dir",)),
+    "split": (("codes",), ("manifest", "summary")),
+    "leakage": (("codes", "manifest", "corpus_codes", "corpus_manifest"), ("output",)),
+    "pretrain": (("codes", "manifest"), ("weights", "history")),
+    "finetune": (("codes", "manifest", "pretrained", "embeddings"), ("weights", "history", "train_ids")),
+    "import-model": (("path",), ("output",)),
+    "embed": (("base", "codes"), ("output",)),
+    "evaluate": (("codes", "manifest", "weights"), ("predictions", "metrics")),
+    "baseline": (("codes", "manifest"), ("predictions", "metrics")),
+    "aggregate": (("metrics_files", "config"), ("metrics_tsv", "metrics_json", "gain_tsv", "provenance")),
+    "report": (("metrics_tsv", "metrics_json", "gain_tsv", "split_summary", "config", "leakage", "interpretation"),
+               ("html", "figure")),
+    "interpret": (("weights", "codes", "manifest", "sites"), ("scores", "summary", "plot")),
+    "interpretation-summary": (("summaries",), ("tsv", "json")),
+    "model-card": (("weights", "sidecar", "run_metrics", "metrics_json", "dataset", "split_summary",
+                    "pretrained_sidecar", "pretrained_dataset", "interpretation"), ("out_json", "out_md")),
+    "unrelated-motifs": ((), ("output",)),
+    "predict": (("weights", "input_spec", "decision_from"), ("output",)),
+    "variant-effect": (("weights", "vcf", "genome"), ("output", "summary")),
+}
+
+
+def _files_of(dest: str, value, written: bool) -> list[str]:
+    """The files an option's value stands for: a data set folder's files for --codes and --out-dir, the sidecar (and
+    a training step's checkpoint) beside weights, the files named in an input spec."""
+    from .data import DATASET_FILES
+
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [path for item in value for path in _files_of(dest, item, written)]
+    if isinstance(value, dict):  # an input spec
+        named = [value.get(key) for key in ("path", "labels", "genome")]
+        paths = value.get("paths")
+        named += list(paths.values()) if isinstance(paths, dict) else []
+        return [path for path in named if isinstance(path, str) and path]
+    value = str(value)
+    if dest in ("codes", "corpus_codes"):
+        return [os.path.join(os.path.dirname(value), name) for name in DATASET_FILES]
+    if dest == "out_dir":
+        return [os.path.join(value, name) for name in DATASET_FILES]
+    if dest in ("weights", "pretrained"):
+        from .pipeline import checkpoint_path
+
+        stem = os.path.splitext(value)[0]
+        return [value, stem + ".json"] + ([str(checkpoint_path(value))] if written else [])
+    return [value]
+
+
+def check_step_files(args: argparse.Namespace) -> None:
+    """Refuse, before anything runs, a step whose outputs would overwrite its inputs or each other."""
+    from .io import check_inputs_and_outputs
+
+    reads, writes = STEP_FILES.get(args.step, ((), ()))
+
+    def option(dest: str) -> str:
+        return {"input_spec": "--input", "spec": "--spec", "metrics_files": "metrics file",
+                "summaries": "summary file"}.get(dest, "--" + dest.replace("_", "-"))
+
+    inputs = {option(dest): _files_of(dest, getattr(args, dest, None), False) for dest in reads}
+    outputs = {option(dest): _files_of(dest, getattr(args, dest, None), True) for dest in writes}
+    check_inputs_and_outputs(inputs, outputs)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -467,10 +540,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     try:
+        check_step_files(args)
         run(args)
     except SeqtuneError as error:
         print(f"seqtune {args.step}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # permissions, a full disk, a folder given as a file: one line naming the path
+        from .io import describe_os_error
+
+        print(f"seqtune {args.step}: error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seqtune {args.step}: interrupted; the outputs it was writing were removed (each is written to a "
+              "temporary file or folder and renamed into place only when complete)", file=sys.stderr)
+        return 130
     return 0
 
 

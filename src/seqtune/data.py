@@ -17,10 +17,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import SeqtuneError
-from .io import read_json, read_npy, read_tsv, write_fasta, write_json, write_npy, write_tsv
+from .io import atomic_folder, read_json, read_npy, read_tsv, write_fasta, write_json, write_npy, write_tsv
 from .sequence import decode
 
+SPLIT_NAMES = ("train", "validation", "test")
 DATASET_FILES = ("codes.npy", "labels.tsv", "sequences.fasta", "dataset.json", "sites.tsv")
+# Columns of labels.tsv and a manifest that hold names (read as written: an id "NA" or a class "None" stays text)
+TEXT_COLUMNS = {name: str for name in ("id", "label", "true_label", "split", "stratum", "chrom", "strand")}
 
 
 @dataclass
@@ -61,35 +64,46 @@ def write_dataset(folder: str | os.PathLike, ids: list[str], codes: np.ndarray, 
     if info["type"] not in ("multilabel", "unlabelled"):
         counts = labels["label"].astype(str).value_counts()
         info["class_counts"] = {label: int(counts.get(label, 0)) for label in info["classes"]}
-    write_npy(folder / "codes.npy", codes)
-    write_tsv(folder / "labels.tsv", labels)
-    write_fasta(folder / "sequences.fasta", ids, decode(codes))
     columns = ["sequence_id", "motif_id", "motif_name", "start", "end", "strand"]
-    write_tsv(folder / "sites.tsv", sites if sites is not None else pd.DataFrame(columns=columns))
-    write_json(folder / "dataset.json", info)
+    # The whole folder is written beside it and renamed into place: complete or absent, whoever interrupts it.
+    with atomic_folder(folder, DATASET_FILES) as partial:
+        write_npy(partial / "codes.npy", codes)
+        write_tsv(partial / "labels.tsv", labels)
+        write_fasta(partial / "sequences.fasta", ids, decode(codes))
+        write_tsv(partial / "sites.tsv", sites if sites is not None else pd.DataFrame(columns=columns))
+        write_json(partial / "dataset.json", info)
 
 
 def read_dataset(codes_path: str | os.PathLike) -> LabelledData:
     """Read a data set folder, given the path of its ``codes.npy`` (the other files sit beside it)."""
     folder = Path(codes_path).parent
+    if not (folder / "dataset.json").is_file():
+        raise SeqtuneError(f"{codes_path}: not the codes.npy of a data set folder (no dataset.json beside it); give "
+                           "the codes.npy that seqtune ingest or simulate wrote, e.g. results/data/<name>/codes.npy")
     info = read_json(folder / "dataset.json")
-    labels = read_tsv(folder / "labels.tsv", required=["id"], dtype={"id": str, "label": str})
+    labels = read_tsv(folder / "labels.tsv", required=["id"], text=True, dtype=TEXT_COLUMNS)
     codes = read_npy(folder / "codes.npy")
-    if codes.shape[0] != len(labels):
-        raise SeqtuneError(f"{folder}: codes.npy has {codes.shape[0]} rows but labels.tsv {len(labels)}; "
+    if codes.ndim != 2 or codes.shape[0] != len(labels):
+        raise SeqtuneError(f"{folder}: codes.npy has shape {codes.shape} but labels.tsv {len(labels)} rows; "
                            "the folder is inconsistent, rerun the step that made it")
     return LabelledData(labels["id"].to_numpy(), codes, labels, info)
 
 
 def read_manifest(path: str | os.PathLike, data: LabelledData) -> np.ndarray:
     """The split of each example of ``data``, in its order, from a manifest (id, split) TSV."""
-    manifest = read_tsv(path, required=["id", "split"], dtype={"id": str})
+    manifest = read_tsv(path, required=["id", "split"], text=True, dtype=TEXT_COLUMNS)
     splits = manifest.set_index("id")["split"]
     if not splits.index.is_unique or len(splits) != len(data.ids):
-        raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids; rerun the split step")
+        raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids ({len(splits)} rows, "
+                           f"{len(splits) - splits.index.nunique()} repeated ids, for {len(data.ids)} ids); it is "
+                           "another data set's manifest: rerun the split step on this data set")
+    unknown = sorted(set(splits) - set(SPLIT_NAMES))
+    if unknown:
+        raise SeqtuneError(f"{path}: split value(s) {unknown[:3]} are not train, validation or test; rerun the "
+                           "split step (seqtune split) instead of editing the manifest")
     assignment = splits.reindex(pd.Index(data.ids, dtype=object))
     if assignment.isna().any():
         missing = list(assignment.index[assignment.isna()][:3])
-        raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids (missing: {missing}); rerun "
-                           "the split step")
+        raise SeqtuneError(f"{path}: the manifest does not cover the data set's ids (missing: {missing}); it is "
+                           "another data set's manifest: rerun the split step on this data set")
     return assignment.to_numpy(dtype=object)

@@ -575,7 +575,7 @@ def interpret(weights: str, codes: str, manifest: str, sites: str, n_sequences: 
     test = np.flatnonzero(assignment == "test")
     if test.size == 0:
         raise SeqtuneError(f"{manifest}: no test examples to interpret; set split.test_fraction above 0")
-    site_table = read_tsv(sites, required=["sequence_id", "motif_id", "motif_name", "start", "end"],
+    site_table = read_tsv(sites, text=True, required=["sequence_id", "motif_id", "motif_name", "start", "end"],
                           dtype={"sequence_id": str, "motif_id": str, "motif_name": str})
     rng = np.random.default_rng(seed)
     target, relevant, all_sites, priority, relevant_motifs = _targets_and_sites(data, test, site_table, rng)

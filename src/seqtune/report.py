@@ -87,7 +87,7 @@ def read_predictions(path, classes: list[str] | None = None) -> tuple:
     """(ids, true class indices, probabilities (N, K), classes, predicted class indices) from an evaluation's
     predictions.tsv; ``classes`` defaults to the order of its ``prob_<class>`` columns. The predicted classes are
     the run's decisions (at its decision threshold), not recomputed from the probabilities."""
-    frame = read_tsv(path, dtype={"id": str, "true_label": str, "predicted_label": str})
+    frame = read_tsv(path, text=True, dtype={"id": str, "true_label": str, "predicted_label": str})
     if classes is None:
         classes = [column[5:] for column in frame.columns if column.startswith("prob_")]
     truth = pd.Categorical(frame["true_label"], categories=classes).codes.astype(np.int64)
