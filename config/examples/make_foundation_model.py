@@ -34,10 +34,10 @@ def main() -> None:
     parser.add_argument("--out", default="models/dna_bert_small", help="output folder (Hugging Face layout)")
     parser.add_argument("--n-sequences", type=int, default=20000)
     parser.add_argument("--length", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=3000, help="optimiser steps")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=2500, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
@@ -52,13 +52,13 @@ def main() -> None:
         codes = read_dataset(Path(folder) / "codes.npy").codes
     tokenizer = character_tokenizer()
     ids = torch.from_numpy(tokenize_codes(tokenizer, codes, None, "corpus"))
-    held_out, ids = ids[:1000], ids[1000:]
+    held_out, ids = ids[:500], ids[500:]
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=args.hidden, num_hidden_layers=args.layers,
                         num_attention_heads=4, intermediate_size=2 * args.hidden,
                         max_position_embeddings=args.length + 56, pad_token_id=tokenizer.pad_token_id)
     model = BertForMaskedLM(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=args.steps, pct_start=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=args.steps, pct_start=0.1)
     bases = torch.tensor(tokenizer.convert_tokens_to_ids(list("ACGT")))
     special = torch.tensor(tokenizer.all_special_ids)
 
@@ -83,7 +83,7 @@ def main() -> None:
         loss.backward()
         optimizer.step()
         schedule.step()
-        if (step + 1) % 250 == 0 or step + 1 == args.steps:
+        if (step + 1) % 500 == 0 or step + 1 == args.steps:
             model.eval()
             with torch.no_grad():
                 inputs, labels = masked(held_out, torch.Generator().manual_seed(0))

@@ -424,7 +424,7 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
     else:
         save = save_model
     save(model, weights, metadata={
-        "cost": cost, 
+        "cost": cost,
         "role": "finetuned", "strategy": strategy, "pretrained": pretrained, "head_replaced": head_change,
         "shuffle_labels": shuffle_labels, "task": data.info["type"], "classes": data.classes, "alphabet": "ACGT",
         "length": int(data.codes.shape[1]), "train_size": train_size, "training": settings.to_dict(),

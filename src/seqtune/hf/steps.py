@@ -97,7 +97,7 @@ def build_model(base: dict, n_outputs: int, strategy: str, lora: dict | None = N
                                "to false")
         inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     spec = HFSpec(base=path, model_type=str(base.get("model_type")), pooling=base["pooling"],
-                  trust_remote_code=base["trust_remote_code"], lora=dict(lora) if strategy == "lora" else None)
+                  trust_remote_code=base["trust_remote_code"], lora=dict(lora or {}) if strategy == "lora" else None)
     model = HFSequenceModel(HFBackbone(inner, tokenizer, base["pooling"], base.get("max_tokens")), n_outputs, spec)
     if strategy == "lora":
         apply_lora(model, lora or {}, key)
