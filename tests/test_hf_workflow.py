@@ -113,5 +113,7 @@ def test_checkpoint_with_remote_code_stops_before_any_job(hf_run, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     process = snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "-n", check=False)
     assert process.returncode != 0
-    assert "pretrain.models.bert: " in process.stderr and "set pretrain.models.bert.trust_remote_code: true" in \
-        process.stderr
+    # Snakemake prints a workflow's own errors on stdout.
+    output = process.stdout + process.stderr
+    assert "pretrain.models.bert: " in output and "set pretrain.models.bert.trust_remote_code: true" in output
+    assert not (tmp_path / "results").exists()
