@@ -86,6 +86,12 @@ def _add_checkpointing(parser: argparse.ArgumentParser) -> None:
                              "training when only this changes")
 
 
+def _add_tuned(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tuned", default=None, metavar="CHOSEN_JSON",
+                        help="the chosen parameters of this model's search (of tune-export), written over the "
+                             "configured settings and recorded with the run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -184,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training", type=_json_arg, default={})
     _add_checkpointing(p)
     p.add_argument("--seed", type=int, required=True)
+    _add_tuned(p)
     _add_compute(p)
 
     p = steps.add_parser("evaluate", help="score a fine-tuned model on the test split")
@@ -210,6 +217,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
     _add_decision_threshold(p)
+    _add_tuned(p)
+
+    p = steps.add_parser("tune-trial", help="one trial of a model's hyperparameter search (Optuna journal), on the "
+                                            "training subset and validation split only")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: the trial's record (JSON)")
+    p.add_argument("--journal", required=True, help="the study's Optuna journal file (shared by its trials)")
+    p.add_argument("--slot", type=NON_NEGATIVE, required=True,
+                   help="this trial's slot; a slot already finished in the journal is returned without training")
+    p.add_argument("--strategy", required=True, help="a deep strategy, or kmer_logreg / onehot_logreg")
+    p.add_argument("--pretrained", default=None, help="pretrained .safetensors (deep strategies but scratch)")
+    p.add_argument("--pretrained-name", default="none", help="the pretrained model's name (the study's identity)")
+    p.add_argument("--train-size", type=POSITIVE, required=True)
+    p.add_argument("--seed", type=int, required=True, help="the run seed whose training subset the search uses")
+    p.add_argument("--study-seed", type=int, required=True, help="the config's seed (sampler seeds derive from it)")
+    p.add_argument("--space", type=_json_arg, required=True, help="tuning.space as JSON")
+    p.add_argument("--training", type=_json_arg, default={}, help="training settings the trials start from")
+    p.add_argument("--model", type=_json_arg, default={}, help="architecture for --strategy scratch (JSON)")
+    p.add_argument("--k", type=NON_NEGATIVE, default=3, help="k of kmer_logreg")
+    p.add_argument("--startup-trials", type=NON_NEGATIVE, default=5, help="TPE's random trials before it models")
+    p.add_argument("--pruning", type=_json_arg, default={},
+                   help='median pruning as JSON: {"enabled": true, "startup_trials": 3, "warmup_epochs": 2}')
+    _add_compute(p)
+
+    p = steps.add_parser("tune-export", help="a study's trials as TSV and its chosen parameters as JSON")
+    p.add_argument("trial_files", nargs="+", help="the study's trial records (of tune-trial)")
+    p.add_argument("--journal", required=True)
+    p.add_argument("--trials", required=True, help="output: one row per trial (TSV)")
+    p.add_argument("--chosen", required=True, help="output: the best trial's parameters (JSON)")
+    p.add_argument("--budget", type=POSITIVE, required=True, help="trials per study (recorded)")
 
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
     p.add_argument("metrics_files", nargs="+")
@@ -346,13 +384,25 @@ def run(args: argparse.Namespace) -> None:
     elif step == "finetune":
         pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
                           args.train_size, args.seed, args.training, args.model, args.pretrained,
-                          args.shuffle_labels, args.threads, args.gpus)
+                          args.shuffle_labels, args.threads, args.gpus, tuned=_read_tuned(args.tuned))
     elif step == "evaluate":
         pipeline.evaluate(args.codes, args.manifest, args.weights, args.predictions, args.metrics, args.run,
                           args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold)
     elif step == "baseline":
         pipeline.baseline(args.codes, args.manifest, args.predictions, args.metrics, args.kind, args.train_size,
-                          args.seed, args.run, args.k, args.decision_threshold)
+                          args.seed, args.run, args.k, args.decision_threshold, tuned=_read_tuned(args.tuned))
+    elif step == "tune-trial":
+        from .train import configure_torch
+        from .tuning import tune_trial
+
+        configure_torch(args.threads, args.seed)
+        tune_trial(args.codes, args.manifest, args.output, args.journal, args.slot, args.strategy, args.train_size,
+                   args.seed, args.space, args.study_seed, args.pretrained_name, args.training, args.model,
+                   args.pretrained, args.k, args.startup_trials, args.pruning, args.threads)
+    elif step == "tune-export":
+        from .tuning import export_study
+
+        export_study(args.trial_files, args.journal, args.trials, args.chosen, args.budget)
     elif step == "aggregate":
         from . import report
 
@@ -399,6 +449,12 @@ def run(args: argparse.Namespace) -> None:
 
         model_card(args.weights, args.sidecar, args.run_metrics, args.metrics_json, args.dataset, args.split_summary,
                    args.out_json, args.out_md, args.pretrained_sidecar, args.pretrained_dataset, args.interpretation)
+
+
+def _read_tuned(path: str | None) -> dict | None:
+    from .tuning import read_chosen
+
+    return read_chosen(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -330,11 +330,14 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
 
 def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: str, strategy: str,
              train_size: int, seed: int, training: dict, model_spec: dict | None = None,
-             pretrained: str | None = None, shuffle_labels: bool = False, threads: int = 1, gpus: int = 0) -> None:
+             pretrained: str | None = None, shuffle_labels: bool = False, threads: int = 1, gpus: int = 0,
+             tuned: dict | None = None) -> None:
     """Fine-tune a pretrained model on the target task (new head), or train the same architecture from scratch.
 
     ``strategy`` ``scratch`` needs ``model_spec`` and no ``pretrained``; every other strategy loads ``pretrained``
     and replaces its head. ``shuffle_labels`` permutes the training labels (a control that must stay at chance).
+    ``tuned``: the chosen parameters of this model's search (``seqtune.tuning.export_study``), written over
+    ``training`` and the model's dropout, and recorded in the sidecar.
     """
     from .models import ModelSpec, SequenceModel, replace_head
     from .split import training_subset
@@ -350,6 +353,12 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
     # Fine-tuning stops on the validation score unless told otherwise: on a small training set the validation loss
     # of a model trained from scratch rises (overconfidence) while its AUROC still climbs, and stopping on the loss
     # restored epoch 1 or 2 in 8 of 20 scratch runs at 100 examples, flattering every pretrained model (README).
+    dropout = None
+    if tuned:
+        from .tuning import apply_params
+
+        training, model_spec, _, _ = apply_params(tuned["params"], training, model_spec)
+        dropout = tuned["params"].get("dropout")
     settings = TrainSettings.from_dict({"monitor": "val_score", **training})
     assignment = read_manifest(manifest, data)
     targets, parts = _split_data(data, assignment)
@@ -382,6 +391,10 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
                                f"input length, but the target {codes} has length {data.codes.shape[1]}; make "
                                "sequence_length equal, or pretrain a cnn/dilated_cnn with final_pool max or avg")
         head_change = replace_head(model, n_classes)
+        if dropout is not None:
+            from .tuning import set_dropout
+
+            set_dropout(model, dropout)
         log.info("replaced head of %s: %d -> %d outputs (backbone kept, %d input features)", pretrained,
                  head_change["old_outputs"], head_change["new_outputs"], head_change["in_features"])
     train = Dataset.from_numpy(data.codes[subset], train_targets, False, device)
@@ -395,13 +408,22 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         "role": "finetuned", "strategy": strategy, "pretrained": pretrained, "head_replaced": head_change,
         "shuffle_labels": shuffle_labels, "task": data.info["type"], "classes": data.classes, "alphabet": "ACGT",
         "length": int(data.codes.shape[1]), "train_size": train_size, "training": settings.to_dict(),
-        "seed": seed, "validation": best,
+        "seed": seed, "validation": best, **(_tuning_entry(tuned)),
         "provenance": provenance({"codes": codes, "manifest": manifest, "pretrained": pretrained},
                                  {"step": "finetune", "strategy": strategy, "train_size": train_size,
                                   "shuffle_labels": shuffle_labels, "model": model.spec.to_dict(),
                                   "training": settings.to_dict()},
                                  {"seed": seed, "subset": derive_seed(seed, "subset"),
                                   "shuffle": derive_seed(seed, "shuffle") if shuffle_labels else None}, device)})
+
+
+def _tuning_entry(tuned: dict | None) -> dict:
+    """A final run's record of its search (sidecar, metrics.json): empty when the run was not tuned."""
+    if not tuned:
+        return {}
+    from .tuning import tuning_record
+
+    return {"tuning": tuning_record(tuned)}
 
 
 def _check_classes(data, targets, parts, manifest) -> None:
@@ -484,9 +506,10 @@ def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: d
 
 
 def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: str, train_size: int, seed: int,
-             run: dict, k: int = 3, decision_threshold: str = "validation") -> None:
+             run: dict, k: int = 3, decision_threshold: str = "validation", tuned: dict | None = None) -> None:
     """Fit a scikit-learn baseline on the same training subset a deep run would use, and score it on the test split
-    (with the decision rule the deep runs use, chosen on the validation split)."""
+    (with the decision rule the deep runs use, chosen on the validation split). ``tuned``: the chosen parameters of
+    this baseline's search; its C replaces the validation grid."""
     from .baselines import BASELINES, features, fit_logistic
     from .split import training_subset
     from .seeds import derive_seed
@@ -503,14 +526,15 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
          (("train", subset), ("validation", parts["validation"]), ("test", parts["test"]))}
     model, c, scores = fit_logistic(x["train"], targets[subset], x["validation"], targets[parts["validation"]],
                                     seed, source=f"training subset of {train_size} from {manifest}",
-                                    names=data.classes)
+                                    names=data.classes,
+                                    **({"c_grid": (float(tuned["params"]["C"]),)} if tuned else {}))
     log.info("%s: C=%g chosen on validation log loss %s", kind, c, scores)
     probabilities = {}
     for part in ("validation", "test"):
         probabilities[part] = np.zeros((parts[part].size, len(data.classes)))
         probabilities[part][:, model.classes_] = model.predict_proba(x[part])
     write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
-        **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None,
+        **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None, **_tuning_entry(tuned),
         "provenance": provenance({"codes": codes, "manifest": manifest},
                                  {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
                                   "train_size": train_size, "run": run, "decision_threshold": decision_threshold},
