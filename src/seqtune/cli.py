@@ -264,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provenance", default=None,
                    help="output: the study's provenance JSON (config hash, versions, every run's input checksums)")
     p.add_argument("--config", default=None, help="the run's config snapshot, hashed into --provenance")
+    p.add_argument("--tuning", action="append", default=[], metavar="CHOSEN_JSON",
+                   help="a study's chosen parameters (of tune-export; repeat per study): the verdict states the budget")
 
     p = steps.add_parser("report", help="write the HTML report")
     p.add_argument("--metrics-tsv", required=True)
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leakage", default=None, help="leakage report (JSON) of the target's split")
     p.add_argument("--interpretation", default=None,
                    help="interpretation summary (JSON of `seqtune interpretation-summary`), if interpreted")
+    p.add_argument("--tuning", action="append", default=[], metavar="CHOSEN_JSON",
+                   help="a study's chosen parameters (repeat per study; trials.tsv beside each): the search section")
     p.add_argument("--benchmarks", default=None,
                    help="Snakemake's benchmarks folder: wall time and peak memory per stage in the report")
 
@@ -407,7 +411,8 @@ def run(args: argparse.Namespace) -> None:
         from . import report
 
         records = report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv,
-                                   args.metric, args.bootstrap_resamples, args.seed, args.negative_controls)
+                                   args.metric, args.bootstrap_resamples, args.seed, args.negative_controls,
+                                   tuning=args.tuning)
         if args.provenance:
             from .io import write_json
             from .provenance import results_provenance
@@ -419,7 +424,7 @@ def run(args: argparse.Namespace) -> None:
         config_text = open(args.config).read() if args.config else ""
         report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
                       args.figure, config_text, leakage=args.leakage, interpretation=args.interpretation,
-                      benchmarks=args.benchmarks)
+                      benchmarks=args.benchmarks, tuning=args.tuning)
     elif step == "interpret":
         from .interpret import interpret
 

@@ -23,7 +23,7 @@ log = logging.getLogger("seqtune")
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
               metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
-              negative_controls: list[str] | tuple[str, ...] = ()) -> list[dict]:
+              negative_controls: list[str] | tuple[str, ...] = (), tuning: list[str] = ()) -> list[dict]:
     """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table;
     returns the runs' records (for ``provenance.results_provenance``, without reading them twice).
 
@@ -48,6 +48,13 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
         "transfer_gain": gains.to_dict(orient="records"),
         "verdict": verdict(runs, summary, metric, negative_controls),
     }
+    if tuning:  # the hyperparameter search: the budget every model had (seqtune.tuning)
+        from .tuning import budget_sentence, read_studies
+
+        studies = read_studies(list(tuning))
+        result["verdict"]["sentences"].append(budget_sentence(studies))
+        result["verdict"]["tuning"] = [{key: study[key] for key in ("study", "params", "budget", "value", "trials")}
+                                       for study in studies]
     write_tsv(metrics_tsv, runs)
     write_tsv(gain_tsv, gains)
     write_json(metrics_json, finite_json(result))
@@ -345,7 +352,7 @@ def _leakage_section(leakage: str | None) -> str:
 
 def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: str, html_out: str,
            figure_out: str, config_text: str = "", leakage: str | None = None,
-           interpretation: str | None = None, benchmarks: str | None = None) -> None:
+           interpretation: str | None = None, benchmarks: str | None = None, tuning: list[str] = ()) -> None:
     """Write the self-contained HTML report (figures embedded) and the learning-curve SVG for ``snakemake --report``.
 
     Per-run predictions and histories are read from the results folder that holds ``metrics_tsv``.
@@ -427,6 +434,10 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     split_counts.index.name = "class"
     data_info = _data_info(results)
     interpretation_html = _interpretation_section(interpretation)
+    if tuning:
+        from .tuning import tuning_section
+
+        interpretation_html = tuning_section(list(tuning), _img) + interpretation_html
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>seqtune report</title>
 <style>

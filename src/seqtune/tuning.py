@@ -387,3 +387,80 @@ def tuning_record(chosen: dict) -> dict:
     """What a final run's sidecar and model card say of its search."""
     return {"params": chosen["params"], "budget": chosen["budget"], "study": chosen["study"],
             "trials": chosen.get("trials"), "validation_score": chosen.get("value")}
+
+
+# ---------------------------------------------------------------------------------------------- verdict and report
+def read_studies(paths: list[str]) -> list[dict]:
+    """The chosen-parameter records of every study, each with its trials table (``trials.tsv`` beside it)."""
+    studies = []
+    for path in paths:
+        chosen = read_chosen(path)
+        trials = Path(path).with_name("trials.tsv")
+        chosen["trials_table"] = pd.read_csv(trials, sep="\t") if trials.exists() else pd.DataFrame()
+        pretrained, strategy, size = chosen["study"].split("/")[:3]
+        chosen.update({"pretrained": pretrained, "strategy": strategy, "train_size": int(size.lstrip("n"))})
+        studies.append(chosen)
+    return studies
+
+
+def budget_sentence(studies: list[dict]) -> str:
+    """The verdict's statement of the search: the budget every model had, or which differed."""
+    if not studies:
+        return ""
+    budgets = sorted({study["budget"] for study in studies})
+    models = sorted({f"{s['strategy']}" + ("" if s["pretrained"] == "none" else f":{s['pretrained']}")
+                     for s in studies})
+    if len(budgets) == 1:
+        return (f"Every model ({', '.join(models)}) had its hyperparameters searched with the same budget of "
+                f"{budgets[0]} trials per train size (Optuna TPE, median pruning), scored on the validation split "
+                "only; the final runs use each model's chosen parameters.")
+    return (f"The models' search budgets DIFFER ({budgets} trials): the comparison is not on equal terms; give "
+            "every study the same tuning.n_trials.")
+
+
+def tuning_section(paths: list[str], image) -> str:
+    """The report's section: per model and train size, the chosen values, the best validation AUROC and the trial
+    counts, and a figure of each study's history (validation AUROC per trial, best so far as a line).
+    ``image(figure, alt)``: the report's embedding of a matplotlib figure."""
+    import html
+
+    import matplotlib.pyplot as plt
+
+    studies = read_studies(paths)
+    if not studies:
+        return ""
+    rows = []
+    for s in studies:
+        counts = s.get("trials") or {}
+        rows.append({"model": s["strategy"] + ("" if s["pretrained"] == "none" else f":{s['pretrained']}"),
+                     "train_size": s["train_size"], "budget": s["budget"], "complete": counts.get("complete"),
+                     "pruned": counts.get("pruned"), "failed": counts.get("fail"),
+                     "best validation AUROC": round(s["value"], 4),
+                     **{name: (f"{value:.3g}" if isinstance(value, float) else value)
+                        for name, value in s["params"].items()}})
+    table = pd.DataFrame(rows).sort_values(["model", "train_size"])
+    sizes = sorted({s["train_size"] for s in studies})
+    figure, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.2), squeeze=False)
+    for axis, size in zip(axes[0], sizes):
+        for s in sorted((s for s in studies if s["train_size"] == size), key=lambda s: s["study"]):
+            trials = s["trials_table"]
+            if trials.empty:
+                continue
+            trials = trials.sort_values("number")
+            label = s["strategy"] + ("" if s["pretrained"] == "none" else f":{s['pretrained']}")
+            done = trials["state"].isin(["COMPLETE", "PRUNED"])
+            line = axis.plot(np.arange(len(trials))[done.to_numpy()], trials.loc[done, "value"], "o", ms=3,
+                             alpha=0.6)[0]
+            best = trials["value"].where(trials["state"] == "COMPLETE").cummax()
+            axis.plot(np.arange(len(trials)), best, "-", color=line.get_color(), label=label)
+        axis.set_title(f"{size} training examples")
+        axis.set_xlabel("trial")
+        axis.set_ylabel("validation AUROC")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    picture = image(figure, "search history")
+    plt.close(figure)
+    return (f"<h2 id=\"tuning\">Hyperparameter search</h2><p>{html.escape(budget_sentence(studies))} Each study "
+            "searched on the training subset of one seed and its validation split (never the test split); dots are "
+            "trials (pruned ones at their last reported epoch), lines the best complete trial so far.</p>"
+            + picture + table.to_html(index=False, border=0, na_rep=""))

@@ -3,6 +3,7 @@ rule finetune:
         codes=f"{R}/data/{TARGET}/codes.npy",
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
         pretrained=get_pretrained_weights,
+        tuned=get_tuned_params,
     output:
         weights=f"{run_dir('finetune')}/model.safetensors",
         sidecar=f"{run_dir('finetune')}/model.json",
@@ -25,7 +26,8 @@ rule finetune:
         args=get_finetune_args,
         pretrained=get_pretrained_arg,
         checkpointing=get_finetune_checkpointing,
+        tuned=get_tuned_arg,
     shell:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
-        " {params.args:q} {params.pretrained:q} {params.checkpointing:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.args:q} {params.pretrained:q} {params.checkpointing:q} {params.tuned:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
