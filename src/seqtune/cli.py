@@ -249,6 +249,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chosen", required=True, help="output: the best trial's parameters (JSON)")
     p.add_argument("--budget", type=POSITIVE, required=True, help="trials per study (recorded)")
 
+    p = steps.add_parser("permutation-control", help="a baseline refitted on permuted training labels: the null "
+                                                     "distribution of its test AUROC at one train size")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: null values, their mean and interval, p-value (JSON)")
+    p.add_argument("--train-size", type=POSITIVE, required=True)
+    p.add_argument("--seeds", type=lambda text: [int(v) for v in _list_arg(text)], required=True,
+                   help="run seeds whose training subsets are permuted, comma-separated")
+    p.add_argument("--n-permutations", type=_count_arg(2), default=200)
+    p.add_argument("--kind", choices=["kmer_logreg", "onehot_logreg"], default="kmer_logreg")
+    p.add_argument("--k", type=NON_NEGATIVE, default=3)
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    _add_tuned(p)
+
+    p = steps.add_parser("shortcut-control", help="score trained models on dinucleotide-shuffled test sequences")
+    p.add_argument("weights", nargs="*", help="model .safetensors files (.../<pretrained>/<strategy>/n<size>/"
+                                               "seed<seed>/model.safetensors)")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: per model, test and shuffled-test AUROC (TSV)")
+    p.add_argument("--seed", type=int, required=True, help="seed of the shuffle")
+    p.add_argument("--rc-average", action="store_true", help="average predictions over both strands (as evaluate)")
+    _add_compute(p)
+
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
     p.add_argument("metrics_files", nargs="+")
     p.add_argument("--metrics-tsv", required=True)
@@ -266,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="the run's config snapshot, hashed into --provenance")
     p.add_argument("--tuning", action="append", default=[], metavar="CHOSEN_JSON",
                    help="a study's chosen parameters (of tune-export; repeat per study): the verdict states the budget")
+    p.add_argument("--permutation", action="append", default=[], metavar="JSON",
+                   help="a train size's label-permutation null (of permutation-control; repeat per size)")
+    p.add_argument("--shortcut", default=None, metavar="TSV", help="the shortcut control's table (shortcut-control)")
 
     p = steps.add_parser("report", help="write the HTML report")
     p.add_argument("--metrics-tsv", required=True)
@@ -403,6 +430,16 @@ def run(args: argparse.Namespace) -> None:
         tune_trial(args.codes, args.manifest, args.output, args.journal, args.slot, args.strategy, args.train_size,
                    args.seed, args.space, args.study_seed, args.pretrained_name, args.training, args.model,
                    args.pretrained, args.k, args.startup_trials, args.pruning, args.threads)
+    elif step == "permutation-control":
+        from .controls import permutation_null
+
+        permutation_null(args.codes, args.manifest, args.output, args.train_size, args.seeds, args.n_permutations,
+                         args.kind, args.k, args.seed, tuned=_read_tuned(args.tuned))
+    elif step == "shortcut-control":
+        from .controls import shortcut_scores
+
+        shortcut_scores(args.codes, args.manifest, args.weights, args.output, args.seed, args.threads,
+                        args.rc_average, args.gpus)
     elif step == "tune-export":
         from .tuning import export_study
 
@@ -412,7 +449,7 @@ def run(args: argparse.Namespace) -> None:
 
         records = report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv,
                                    args.metric, args.bootstrap_resamples, args.seed, args.negative_controls,
-                                   tuning=args.tuning)
+                                   tuning=args.tuning, permutation=args.permutation, shortcut=args.shortcut)
         if args.provenance:
             from .io import write_json
             from .provenance import results_provenance

@@ -23,7 +23,8 @@ log = logging.getLogger("seqtune")
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
               metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
-              negative_controls: list[str] | tuple[str, ...] = (), tuning: list[str] = ()) -> list[dict]:
+              negative_controls: list[str] | tuple[str, ...] = (), tuning: list[str] = (),
+              permutation: list[str] = (), shortcut: str | None = None) -> list[dict]:
     """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table;
     returns the runs' records (for ``provenance.results_provenance``, without reading them twice).
 
@@ -48,6 +49,19 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
         "transfer_gain": gains.to_dict(orient="records"),
         "verdict": verdict(runs, summary, metric, negative_controls),
     }
+    if permutation or shortcut:  # controls that can conclude (seqtune.controls)
+        from .controls import permutation_check, shortcut_check
+
+        sentences = result["verdict"]["sentences"]
+        if permutation:
+            check = permutation_check([read_json(path) for path in permutation], runs)
+            result["verdict"]["permutation_control"] = check
+            sentences.append(check["sentence"])
+        if shortcut:
+            check = shortcut_check(read_tsv(shortcut))
+            if check:
+                result["verdict"]["shortcut_control"] = check
+                sentences.append(check["sentence"])
     if tuning:  # the hyperparameter search: the budget every model had (seqtune.tuning)
         from .tuning import budget_sentence, read_studies
 

@@ -560,3 +560,61 @@ def get_tuning_summaries():
 def get_tuning_arg(wildcards, input):
     """--tuning CHOSEN_JSON per study, from the rule's input (input paths only, as in get_pretrained_arg)."""
     return [f"--tuning={path}" for path in input.get("tuning", [])]
+
+
+# 5. Controls that can conclude (workflow/rules/controls.smk).
+PERMUTATION = config["controls"]["permutation"]
+SHORTCUT = config["controls"]["shortcut"]
+
+
+def get_permutation_outputs():
+    if not PERMUTATION["enabled"]:
+        return []
+    return [
+        f"{R}/controls/permutation/n{size}.json"
+        for size in config["finetune"]["train_sizes"]
+    ]
+
+
+def get_permutation_args(wildcards):
+    """Options of `seqtune permutation-control`: the seeds' subsets, the budget, the baseline and its k."""
+    seeds = [derive_seed(config["seed"], "run", s) for s in config["finetune"]["seeds"]]
+    return [
+        f"--seeds={','.join(map(str, seeds))}",
+        f"--n-permutations={PERMUTATION['n_permutations']}",
+        f"--kind={PERMUTATION['baseline']}",
+        f"--k={config['baselines']['kmer_k']}",
+        f"--seed={derive_seed(config['seed'], 'permutation')}",
+    ]
+
+
+def get_permutation_tuned(wildcards):
+    """The baseline's chosen parameters at this size when it was searched (its C is then the one refitted)."""
+    study = ("none", PERMUTATION["baseline"])
+    if not TUNING["enabled"] or study not in tuned_studies():
+        return []
+    return f"{study_dir(*study, wildcards.train_size)}/chosen.json"
+
+
+def get_shortcut_weights():
+    """Every trained model the shortcut control scores (not the shuffled-label control)."""
+    if not SHORTCUT["enabled"]:
+        return []
+    return [
+        f"{R}/finetune/{p}/{s}/n{size}/seed{seed}/model.safetensors"
+        for p, s in deep_runs()
+        if s != "shuffled_labels"
+        for size in config["finetune"]["train_sizes"]
+        for seed in config["finetune"]["seeds"]
+    ]
+
+
+def get_shortcut_output():
+    """The shortcut control's table, when there is a trained model to score."""
+    return [f"{R}/controls/shortcut.tsv"] if get_shortcut_weights() else []
+
+
+def get_controls_arg(wildcards, input):
+    """--permutation and --shortcut from the input of aggregate (input paths only, as in get_pretrained_arg)."""
+    args = [f"--permutation={path}" for path in input.get("permutation", [])]
+    return args + [f"--shortcut={path}" for path in input.get("shortcut", [])]

@@ -5,6 +5,8 @@ rule aggregate:
         leakage=f"{R}/split/{TARGET}/leakage.json",
         config=f"{R}/config.yaml",
         tuning=get_tuning_summaries(),
+        permutation=get_permutation_outputs(),
+        shortcut=get_shortcut_output(),
     output:
         metrics_tsv=report(
             f"{R}/metrics.tsv",
@@ -33,11 +35,12 @@ rule aggregate:
         seed=derive_seed(config["seed"], "bootstrap"),
         negative_controls=get_negative_controls(),
         tuning=get_tuning_arg,
+        controls=get_controls_arg,
     shell:
         "seqtune aggregate {input.metrics:q} --metrics-tsv {output.metrics_tsv:q}"
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
         " --bootstrap-resamples {params.resamples} --seed {params.seed}"
-        " --negative-controls={params.negative_controls:q} {params.tuning:q}"
+        " --negative-controls={params.negative_controls:q} {params.tuning:q} {params.controls:q}"
         " --provenance {output.provenance:q} --config {input.config:q} 2> {log:q}"
 
 
