@@ -106,5 +106,6 @@ def test_the_shortcut_check_says_how_much_composition_explains():
     table = pd.DataFrame(check["per_model"]).set_index(["model", "train_size"])
     assert table.loc[("scratch", 100), "composition_share"] == pytest.approx(0.1 / 0.35)
     assert table.loc[("full:motifs", 100), "composition_share"] == pytest.approx(0.0)
-    assert "at 100 training examples" in check["sentence"] and "scratch 0.850 -> 0.600 (29%" in check["sentence"]
+    assert "at 100 training examples" in check["sentence"] and "scratch 0.850 -> 0.600 (29% of its margin" in check["sentence"]
+    assert "full:motifs 0.700 -> 0.500 (none of its margin" in check["sentence"]
     assert shortcut_check(pd.DataFrame()) is None

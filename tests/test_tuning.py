@@ -3,14 +3,19 @@ same config gives the same parameters, and the workflow's tuned study writes tri
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import BIN, REPO, snakemake
 from seqtune import pipeline
 from seqtune.split import training_subset
 from seqtune.seeds import derive_seed
@@ -103,36 +108,124 @@ def test_the_same_config_gives_the_same_parameters(target, tmp_path):
     assert len({json.dumps(p) for p in runs[0]}) == 4  # each slot its own draw
 
 
+def _finished_trials(tuning) -> dict:
+    """(study, slot) -> (trial number, start time) of every finished trial in the studies' journals."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    finished = {}
+    for journal in tuning.rglob("journal.log"):
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        for name in optuna.get_all_study_names(storage):
+            for trial in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
+                if trial.state.name in ("COMPLETE", "PRUNED"):
+                    key = (name, trial.user_attrs["slot"])
+                    assert key not in finished, f"slot {key} finished twice"
+                    finished[key] = (trial.number, trial.datetime_start)
+    return finished
+
+
+def _kill_when(process, condition, tmp_path, limit=600):
+    """SIGKILL the workflow's process group once ``condition()`` holds, and every process of this test's folder
+    left behind (by pid)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert process.poll() is None, "the workflow ended before it could be killed"
+        assert time.monotonic() < deadline, "the search never got going"
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for _ in range(20):  # jobs in their own process group would outlive the kill: end them by pid
+        left = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and int(pid) != os.getpid()
+                and _cmdline(pid).find(str(tmp_path)) >= 0]
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 @pytest.mark.slow
-def test_tuned_workflow_writes_trials_and_resumes(tmp_path):
-    """The tiny tuned study: a trials TSV and chosen parameters per model and size; killed after a few trial slots
-    (--until), the rerun repeats no finished trial; final runs record the parameters and the budget."""
-    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny_tuning.yaml").read_text())
-    shutil.copy(REPO / "tests" / "configs" / "tiny_tuning.yaml", tmp_path / "config.yaml")
+def test_tuned_study_writes_trials_and_resumes_after_a_kill(tmp_path):
+    """config/tuned_study.yaml from a clean folder: killed (SIGKILL) mid-search at a budget of 2 trials, then run to
+    the end at 3: no finished trial is repeated (each slot finished once, the trials finished before the kill kept
+    their numbers), a trials TSV and chosen parameters per model and size, the final runs use and record them, the
+    verdict states the common budget and names the seeds an undecided comparison needs, and the controls conclude."""
+    config = yaml.safe_load((REPO / "config" / "tuned_study.yaml").read_text())
+    results = tmp_path / config["results"]
+    tuning = results / "tuning"
+    config["tuning"]["n_trials"] = 2
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     args = ["--configfile", str(tmp_path / "config.yaml"), "--cores", "2"]
-    tuning = tmp_path / "results" / "tuning"
-    # Stopped after two of scratch's three trial slots (the target is the second slot's record).
-    snakemake(tmp_path, *args, "results/tuning/none/scratch/n60/trials/slot1.json")
-    before = {path: path.stat().st_mtime_ns for path in tuning.rglob("slot*.json")}
-    assert len(before) == 2
-    snakemake(tmp_path, *args)
-    budget = config["tuning"]["n_trials"]
+    command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), *args]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with open(tmp_path / "killed.log", "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        _kill_when(process, lambda: len(list(tuning.rglob("slot*.json"))) >= 3, tmp_path)
+    before = _finished_trials(tuning)
+    assert before and not (results / "metrics.json").exists()
+
+    budget = config["tuning"]["n_trials"] = 3  # a larger budget extends the same studies
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, *args, "--unlock")
+    snakemake(tmp_path, *args, "--rerun-incomplete")
+    after = _finished_trials(tuning)
+    for key, trial in before.items():
+        assert after[key] == trial, f"{key} was run again"
     models = [("none", "scratch"), ("motifs", "full"), ("none", "kmer_logreg")]
+    sizes = config["finetune"]["train_sizes"]
+    assert len(after) == len(models) * len(sizes) * budget  # every slot finished, once
     for pretrained, strategy in models:
-        for size in config["finetune"]["train_sizes"]:
+        for size in sizes:
             folder = tuning / pretrained / strategy / f"n{size}"
             trials = pd.read_csv(folder / "trials.tsv", sep="\t")
+            finished = trials[trials["state"].isin(["COMPLETE", "PRUNED"])]
+            assert sorted(finished["slot"]) == list(range(budget)), folder
+            assert set(trials["state"]) <= {"COMPLETE", "PRUNED", "FAIL"}  # FAIL: a trial the kill cut short
             chosen = json.loads((folder / "chosen.json").read_text())
             assert chosen["budget"] == budget and chosen["params"], folder
-            assert sorted(trials["slot"]) == list(range(budget)), folder  # no slot ran twice
-    for path, mtime in before.items():
-        assert path.stat().st_mtime_ns == mtime, f"{path} was rerun"
-    sidecar = json.loads((tmp_path / "results" / "finetune" / "none" / "scratch" / "n60" / "seed1" /
+            assert chosen["trial"] in set(trials.loc[trials["state"] == "COMPLETE", "number"])
+            for seed in config["finetune"]["seeds"]:
+                if strategy == "kmer_logreg":
+                    metrics = json.loads((results / "evaluate" / pretrained / strategy / f"n{size}" / f"seed{seed}"
+                                          / "metrics.json").read_text())
+                    assert metrics["regularisation_C"] == pytest.approx(chosen["params"]["C"])
+                    assert metrics["tuning"]["budget"] == budget
+                    continue
+                run = results / "finetune" / pretrained / strategy / f"n{size}" / f"seed{seed}"
+                sidecar = json.loads((run / "model.json").read_text())
+                for name in ("learning_rate", "weight_decay", "batch_size"):
+                    assert sidecar["training"][name] == pytest.approx(chosen["params"][name]), (run, name)
+                assert sidecar["tuning"]["params"] == chosen["params"] and sidecar["tuning"]["budget"] == budget
+                card = json.loads((run / "model_card.json").read_text())
+                assert card["training"]["tuning"]["budget"] == budget
+    # The shuffled-label control retrains scratch with scratch's chosen parameters.
+    scratch = json.loads((tuning / "none" / "scratch" / f"n{sizes[0]}" / "chosen.json").read_text())
+    control = json.loads((results / "finetune" / "none" / "shuffled_labels" / f"n{sizes[0]}" / "seed1" /
                           "model.json").read_text())
-    assert sidecar["tuning"]["budget"] == budget and sidecar["tuning"]["params"]
-    card = json.loads((tmp_path / "results" / "finetune" / "none" / "scratch" / "n60" / "seed1" /
-                       "model_card.json").read_text())
-    assert card["training"]["tuning"]["budget"] == budget
-    verdict = json.loads((tmp_path / "results" / "metrics.json").read_text())["verdict"]
-    assert any(f"same budget of {budget} trials" in sentence for sentence in verdict["sentences"])
-    assert "Hyperparameter search" in (tmp_path / "results" / "report.html").read_text()
+    assert control["training"]["learning_rate"] == pytest.approx(scratch["params"]["learning_rate"])
+
+    verdict = json.loads((results / "metrics.json").read_text())["verdict"]
+    sentences = verdict["sentences"]
+    assert any(f"same budget of {budget} trials" in sentence for sentence in sentences)
+    undecided = [s for s in sentences if "not distinguishable" in s]
+    assert undecided and all(re.search(r"needs about \d+ seeds", s) for s in undecided)
+    assert verdict["permutation_control"]["status"] == "passed"  # 200 fits per size: it concludes
+    assert [e["train_size"] for e in verdict["permutation_control"]["per_train_size"]] == sizes
+    assert verdict["shortcut_control"]["per_model"] and any(s.startswith("Shortcut control") for s in sentences)
+    shortcut = pd.read_csv(results / "controls" / "shortcut.tsv", sep="\t")
+    assert len(shortcut) == 2 * len(sizes) * len(config["finetune"]["seeds"])  # scratch and full, every run
+    html = (results / "report.html").read_text()
+    assert "Hyperparameter search" in html and "label-permutation control" in html
