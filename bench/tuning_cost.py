@@ -90,7 +90,7 @@ def run_case(name: str, config: dict, root: Path, cores: int, dry_only: bool) ->
     rules = cpu_by_rule(folder)
     result["cpu_minutes"] = float(rules["cpu_s"].sum()) / 60
     result["rules"] = rules.to_dict(orient="records")
-    result["untimed_rules"] = sorted(set(result["stats"]) - set(rules["rule"]) - {"default"})
+    result["untimed_rules"] = sorted(set(result["stats"]) - set(rules["rule"]) - {"default", "total"})
     return result
 
 
@@ -122,13 +122,14 @@ def main() -> None:
     rows.append(extra)
     print(table(rows))
     print()
-    rules = sorted(set(untuned["stats"]) | set(tuned["stats"]))
+    rules = sorted((set(untuned["stats"]) | set(tuned["stats"])) - {"total"}) + ["total"]
     by_rule = []
     for rule in rules:
         row = {"rule": rule, "untuned jobs": untuned["stats"].get(rule, 0), "tuned jobs": tuned["stats"].get(rule, 0)}
         if not args.dry_only:
             for case in cases:
-                cpu = {r["rule"]: r["cpu_s"] for r in case["rules"]}.get(rule)
+                timed = {r["rule"]: r["cpu_s"] for r in case["rules"]}
+                cpu = sum(timed.values()) if rule == "total" else timed.get(rule)
                 row[f"{case['case']} CPU-min"] = None if cpu is None else round(cpu / 60, 2)
         by_rule.append(row)
     print(table(by_rule))
