@@ -429,7 +429,7 @@ def run(args: argparse.Namespace) -> None:
         configure_torch(args.threads, args.seed)
         tune_trial(args.codes, args.manifest, args.output, args.journal, args.slot, args.strategy, args.train_size,
                    args.seed, args.space, args.study_seed, args.pretrained_name, args.training, args.model,
-                   args.pretrained, args.k, args.startup_trials, args.pruning, args.threads)
+                   args.pretrained, args.k, args.startup_trials, args.pruning, args.threads, args.gpus)
     elif step == "permutation-control":
         from .controls import permutation_null
 

@@ -221,7 +221,7 @@ def _ids_digest(ids) -> str:
 
 def deep_objective(codes: str, manifest: str, strategy: str, train_size: int, seed: int, training: dict,
                    model_spec: dict | None = None, pretrained: str | None = None, threads: int = 1,
-                   record: dict | None = None):
+                   record: dict | None = None, gpus: int = 0):
     """The objective of a deep model's trial: train ``strategy`` (from ``pretrained``, or from scratch with
     ``model_spec``) on the training subset with the trial's parameters over ``training``, stop early on the
     validation split, and return the restored epoch's validation AUROC. ``record`` (a dict) receives what the trial
@@ -241,7 +241,7 @@ def deep_objective(codes: str, manifest: str, strategy: str, train_size: int, se
         if lora:
             raise SeqtuneError(f"tuning.space.lora_rank applies to the strategy lora, which '{strategy}' is not")
         configure_torch(threads, seed)
-        device = select_device(0)
+        device = select_device(gpus)
         settings = TrainSettings.from_dict(settings_dict)
         if strategy == "scratch":
             model = SequenceModel(ModelSpec.from_dict({**spec_dict, "length": data.codes.shape[1]}),
@@ -305,7 +305,7 @@ def baseline_objective(codes: str, manifest: str, kind: str, train_size: int, se
 def tune_trial(codes: str, manifest: str, output: str, journal: str, slot: int, strategy: str, train_size: int,
                seed: int, space: dict, study_seed: int, pretrained_name: str = "none", training: dict | None = None,
                model_spec: dict | None = None, pretrained: str | None = None, k: int = 3, startup_trials: int = 5,
-               pruning: dict | None = None, threads: int = 1) -> dict:
+               pruning: dict | None = None, threads: int = 1, gpus: int = 0) -> dict:
     """One trial slot of the study (``pretrained_name``, ``strategy``, ``train_size``): run it (or find it finished
     in ``journal``) and write its record to ``output`` (JSON). ``seed``: the run seed whose training subset the search
     uses; ``study_seed``: the config's seed, from which the sampler seeds derive."""
@@ -321,7 +321,7 @@ def tune_trial(codes: str, manifest: str, output: str, journal: str, slot: int, 
         objective = baseline_objective(codes, manifest, strategy, train_size, seed, k, record=read)
     else:
         objective = deep_objective(codes, manifest, strategy, train_size, seed, training or {}, model_spec,
-                                   pretrained, threads, record=read)
+                                   pretrained, threads, record=read, gpus=gpus)
     record = run_trial(journal, name, slot, searched, study_seed, objective, startup_trials, pruning)
     record.update({"space": searched, "read": {**read, "splits": ["train", "validation"]}})
     write_json(output, record)

@@ -19,6 +19,7 @@ rule tune_trial:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=0,
     params:
         args=get_tune_trial_args,
         pretrained=get_pretrained_arg,
@@ -26,7 +27,7 @@ rule tune_trial:
     shell:
         "seqtune tune-trial --codes {input.codes:q} --manifest {input.manifest:q} --output {output:q}"
         " --journal {params.journal:q} --slot {wildcards.slot} {params.args:q} {params.pretrained:q}"
-        " --threads {threads} 2> {log:q}"
+        " --threads {threads} --gpus {resources.gpu} 2> {log:q}"
 
 
 rule tune_export:
