@@ -50,6 +50,18 @@ def test_spaces_per_model():
     assert set(model_space({**SPACE, "dropout": None}, "full")) == {"learning_rate", "weight_decay", "batch_size"}
 
 
+def test_set_dropout_reaches_every_layer_and_the_spec():
+    from torch import nn
+
+    from seqtune.models import ModelSpec, SequenceModel
+    from seqtune.tuning import set_dropout
+
+    model = SequenceModel(ModelSpec.from_dict({**MODEL, "length": 60, "dropout": 0.1}), 2)
+    set_dropout(model, 0.35)
+    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert rates and all(rate == 0.35 for rate in rates) and model.spec.dropout == 0.35
+
+
 def test_no_trial_reads_a_test_record(target, tmp_path):
     """Poisoned test records (codes outside the alphabet, a label outside the classes) would crash or show in the
     ids a trial read; the trial runs and read exactly the training subset and the validation split."""
@@ -208,6 +220,7 @@ def test_tuned_study_writes_trials_and_resumes_after_a_kill(tmp_path):
                 sidecar = json.loads((run / "model.json").read_text())
                 for name in ("learning_rate", "weight_decay", "batch_size"):
                     assert sidecar["training"][name] == pytest.approx(chosen["params"][name]), (run, name)
+                assert sidecar["model"]["dropout"] == pytest.approx(chosen["params"]["dropout"]), run
                 assert sidecar["tuning"]["params"] == chosen["params"] and sidecar["tuning"]["budget"] == budget
                 card = json.loads((run / "model_card.json").read_text())
                 assert card["training"]["tuning"]["budget"] == budget

@@ -265,8 +265,14 @@ def deep_objective(codes: str, manifest: str, strategy: str, train_size: int, se
 
 def set_dropout(model, p: float) -> None:
     """Set the rate of every dropout layer of ``model`` (a loaded pretrained model keeps its architecture's rate
-    otherwise)."""
+    otherwise), and its spec's ``dropout``, so that the sidecar records the rate it trained with."""
+    from dataclasses import is_dataclass, replace
+
     from torch import nn
+
+    spec = getattr(model, "spec", None)
+    if is_dataclass(spec) and hasattr(spec, "dropout"):
+        model.spec = replace(spec, dropout=float(p))
 
     for module in model.modules():
         if isinstance(module, nn.Dropout):
