@@ -220,10 +220,6 @@ def test_config_keys_are_schema_keys(config_file):
 # --- The pages people read: README.md, docs/*.md, bench/README.md, config/README.md ---------------------------------
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench" / "README.md", README_PATH]
-# Pages README.md links to that are being written on other branches (foundation models, tuning, variant effects):
-# their links are checked like every other once the page exists; while it does not, the check is an expected failure.
-# After those branches are merged, empty this set so that a missing page fails.
-PENDING_PAGES = {"docs/tuning.md"}
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 # An absolute path under a home or work folder of some machine, e.g. slash-work-slash-name (spelt out here so that
@@ -270,8 +266,6 @@ def test_relative_links_resolve(page, link):
     path, _, anchor = link.partition("#")
     target = (page.parent / path).resolve() if path else page
     name = target.relative_to(REPO).as_posix() if target.is_relative_to(REPO) else str(target)
-    if not target.exists() and name in PENDING_PAGES:
-        pytest.xfail(f"{name} is written on another branch")
     assert target.exists(), f"{page.relative_to(REPO)} links to {link}, which does not exist"
     if anchor:
         assert target.suffix == ".md" and anchor in anchors(target), (

@@ -229,3 +229,31 @@ def test_a_changed_base_checkpoint_is_refused(checkpoints, bases, tmp_path):
     tiny_bert(folder, seed=1)  # other weights in the same folder
     with pytest.raises(SeqtuneError, match="changed since"):
         build_model(base, 2, "lora")
+
+
+def test_a_search_trial_and_the_final_run_train_the_searched_lora_rank(bases, target, tmp_path):
+    """tune-trial builds a Hugging Face model as finetune does; the rank it draws reaches the LoRA adapters, and the
+    final run, given the chosen parameters, trains adapters of that rank over the configured alpha."""
+    from safetensors.torch import load_file
+
+    from seqtune.tuning import export_study, tune_trial
+
+    codes, manifest = str(target / "data" / "codes.npy"), str(target / "split" / "manifest.tsv")
+    base_json = tmp_path / "base.json"
+    base_json.write_text(json.dumps(bases["bert"]))
+    lora = {"rank": 8, "alpha": 8, "dropout": 0.0}
+    record = tune_trial(codes, manifest, str(tmp_path / "slot0.json"), str(tmp_path / "journal.log"), 0, "lora", 60,
+                        seed=1, space={"lora_rank": [2], "learning_rate": [1e-3, 1e-2]}, study_seed=3,
+                        pretrained_name="bert", training={"max_epochs": 2, "batch_size": 16},
+                        pretrained=str(base_json), lora=lora, startup_trials=1)
+    assert record["state"] == "COMPLETE" and record["params"]["lora_rank"] == 2 and 0 <= record["value"] <= 1
+    chosen = export_study([str(tmp_path / "slot0.json")], str(tmp_path / "journal.log"), str(tmp_path / "trials.tsv"),
+                          str(tmp_path / "chosen.json"), budget=1)
+    run = tmp_path / "final"
+    pipeline.finetune(codes, manifest, str(run / "model.safetensors"), str(run / "history.tsv"),
+                      str(run / "train_ids.tsv"), "lora", 60, 1, {"max_epochs": 2, "batch_size": 16},
+                      pretrained=str(base_json), lora=lora, tuned=chosen)
+    assert json.loads((run / "model.json").read_text())["tuning"]["params"]["lora_rank"] == 2
+    adapters = {name: tensor for name, tensor in load_file(str(run / "model.safetensors")).items()
+                if "lora_A" in name}
+    assert adapters and all(tensor.shape[0] == 2 for tensor in adapters.values())

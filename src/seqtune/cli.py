@@ -89,6 +89,21 @@ def _add_checkpointing(parser: argparse.ArgumentParser) -> None:
                              "training when only this changes")
 
 
+def _add_tuned(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tuned", default=None, metavar="CHOSEN_JSON",
+                        help="the chosen parameters of this model's search (of tune-export), written over the "
+                             "configured settings and recorded with the run")
+
+
+def _add_huggingface(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embeddings", default=None, help="Hugging Face linear_probe: the data set's frozen "
+                        "embeddings (seqtune embed); computed here when not given")
+    parser.add_argument("--lora", type=_json_arg, default=None, help="Hugging Face lora: rank, alpha, dropout, "
+                        "target_modules (JSON)")
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="Hugging Face models: recompute activations in the backward pass (less memory, slower)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -188,12 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training", type=_json_arg, default={})
     _add_checkpointing(p)
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--embeddings", default=None, help="Hugging Face linear_probe: the data set's frozen embeddings "
-                   "(seqtune embed); computed here when not given")
-    p.add_argument("--lora", type=_json_arg, default=None, help="Hugging Face lora: rank, alpha, dropout, "
-                   "target_modules (JSON)")
-    p.add_argument("--gradient-checkpointing", action="store_true",
-                   help="Hugging Face models: recompute activations in the backward pass (less memory, slower)")
+    _add_huggingface(p)
+    _add_tuned(p)
     _add_compute(p)
 
     p = steps.add_parser("import-model", help="check a local Hugging Face checkpoint and record its identity "
@@ -238,6 +249,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
     _add_decision_threshold(p)
+    _add_tuned(p)
+
+    p = steps.add_parser("tune-trial", help="one trial of a model's hyperparameter search (Optuna journal), on the "
+                                            "training subset and validation split only")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: the trial's record (JSON)")
+    p.add_argument("--journal", required=True, help="the study's Optuna journal file (shared by its trials)")
+    p.add_argument("--slot", type=NON_NEGATIVE, required=True,
+                   help="this trial's slot; a slot already finished in the journal is returned without training")
+    p.add_argument("--strategy", required=True, help="a deep strategy, or kmer_logreg / onehot_logreg")
+    p.add_argument("--pretrained", default=None, help="pretrained .safetensors, or a Hugging Face checkpoint's "
+                   "base.json (deep strategies but scratch)")
+    p.add_argument("--pretrained-name", default="none", help="the pretrained model's name (the study's identity)")
+    p.add_argument("--train-size", type=POSITIVE, required=True)
+    p.add_argument("--seed", type=int, required=True, help="the run seed whose training subset the search uses")
+    p.add_argument("--study-seed", type=int, required=True, help="the config's seed (sampler seeds derive from it)")
+    p.add_argument("--space", type=_json_arg, required=True, help="tuning.space as JSON")
+    p.add_argument("--training", type=_json_arg, default={}, help="training settings the trials start from")
+    p.add_argument("--model", type=_json_arg, default={}, help="architecture for --strategy scratch (JSON)")
+    p.add_argument("--k", type=NON_NEGATIVE, default=3, help="k of kmer_logreg")
+    p.add_argument("--startup-trials", type=NON_NEGATIVE, default=5, help="TPE's random trials before it models")
+    p.add_argument("--pruning", type=_json_arg, default={},
+                   help='median pruning as JSON: {"enabled": true, "startup_trials": 3, "warmup_epochs": 2}')
+    _add_huggingface(p)
+    _add_compute(p)
+
+    p = steps.add_parser("tune-export", help="a study's trials as TSV and its chosen parameters as JSON")
+    p.add_argument("trial_files", nargs="+", help="the study's trial records (of tune-trial)")
+    p.add_argument("--journal", required=True)
+    p.add_argument("--trials", required=True, help="output: one row per trial (TSV)")
+    p.add_argument("--chosen", required=True, help="output: the best trial's parameters (JSON)")
+    p.add_argument("--budget", type=POSITIVE, required=True, help="trials per study (recorded)")
+
+    p = steps.add_parser("permutation-control", help="a baseline refitted on permuted training labels: the null "
+                                                     "distribution of its test AUROC at one train size")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: null values, their mean and interval, p-value (JSON)")
+    p.add_argument("--train-size", type=POSITIVE, required=True)
+    p.add_argument("--seeds", type=lambda text: [int(v) for v in _list_arg(text)], required=True,
+                   help="run seeds whose training subsets are permuted, comma-separated")
+    p.add_argument("--n-permutations", type=_count_arg(2), default=200)
+    p.add_argument("--kind", choices=["kmer_logreg", "onehot_logreg"], default="kmer_logreg")
+    p.add_argument("--k", type=NON_NEGATIVE, default=3)
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    _add_tuned(p)
+
+    p = steps.add_parser("shortcut-control", help="score trained models on dinucleotide-shuffled test sequences")
+    p.add_argument("weights", nargs="*", help="model .safetensors files (.../<pretrained>/<strategy>/n<size>/"
+                                               "seed<seed>/model.safetensors)")
+    p.add_argument("--codes", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output", required=True, help="output: per model, test and shuffled-test AUROC (TSV)")
+    p.add_argument("--seed", type=int, required=True, help="seed of the shuffle")
+    p.add_argument("--rc-average", action="store_true", help="average predictions over both strands (as evaluate)")
+    _add_compute(p)
 
     p = steps.add_parser("aggregate", help="collect run metrics into metrics.tsv/json and transfer_gain.tsv")
     p.add_argument("metrics_files", nargs="+")
@@ -254,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provenance", default=None,
                    help="output: the study's provenance JSON (config hash, versions, every run's input checksums)")
     p.add_argument("--config", default=None, help="the run's config snapshot, hashed into --provenance")
+    p.add_argument("--tuning", action="append", default=[], metavar="CHOSEN_JSON",
+                   help="a study's chosen parameters (of tune-export; repeat per study): the verdict states the budget")
+    p.add_argument("--permutation", action="append", default=[], metavar="JSON",
+                   help="a train size's label-permutation null (of permutation-control; repeat per size)")
+    p.add_argument("--shortcut", default=None, metavar="TSV", help="the shortcut control's table (shortcut-control)")
 
     p = steps.add_parser("report", help="write the HTML report")
     p.add_argument("--metrics-tsv", required=True)
@@ -266,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leakage", default=None, help="leakage report (JSON) of the target's split")
     p.add_argument("--interpretation", default=None,
                    help="interpretation summary (JSON of `seqtune interpretation-summary`), if interpreted")
+    p.add_argument("--tuning", action="append", default=[], metavar="CHOSEN_JSON",
+                   help="a study's chosen parameters (repeat per study; trials.tsv beside each): the search section")
     p.add_argument("--benchmarks", default=None,
                    help="Snakemake's benchmarks folder: wall time and peak memory per stage in the report")
 
@@ -463,7 +538,7 @@ def run(args: argparse.Namespace) -> None:
         pipeline.finetune(args.codes, args.manifest, args.weights, args.history, args.train_ids, args.strategy,
                           args.train_size, args.seed, args.training, args.model, args.pretrained,
                           args.shuffle_labels, args.threads, args.gpus, args.embeddings, args.lora,
-                          args.gradient_checkpointing)
+                          args.gradient_checkpointing, tuned=_read_tuned(args.tuned))
     elif step == "import-model":
         from .hf.steps import import_model
 
@@ -477,12 +552,36 @@ def run(args: argparse.Namespace) -> None:
                           args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold)
     elif step == "baseline":
         pipeline.baseline(args.codes, args.manifest, args.predictions, args.metrics, args.kind, args.train_size,
-                          args.seed, args.run, args.k, args.decision_threshold)
+                          args.seed, args.run, args.k, args.decision_threshold, tuned=_read_tuned(args.tuned))
+    elif step == "tune-trial":
+        from .train import configure_torch
+        from .tuning import tune_trial
+
+        configure_torch(args.threads, args.seed)
+        tune_trial(args.codes, args.manifest, args.output, args.journal, args.slot, args.strategy, args.train_size,
+                   args.seed, args.space, args.study_seed, args.pretrained_name, args.training, args.model,
+                   args.pretrained, args.k, args.startup_trials, args.pruning, args.threads, args.gpus,
+                   args.embeddings, args.lora, args.gradient_checkpointing)
+    elif step == "permutation-control":
+        from .controls import permutation_null
+
+        permutation_null(args.codes, args.manifest, args.output, args.train_size, args.seeds, args.n_permutations,
+                         args.kind, args.k, args.seed, tuned=_read_tuned(args.tuned))
+    elif step == "shortcut-control":
+        from .controls import shortcut_scores
+
+        shortcut_scores(args.codes, args.manifest, args.weights, args.output, args.seed, args.threads,
+                        args.rc_average, args.gpus)
+    elif step == "tune-export":
+        from .tuning import export_study
+
+        export_study(args.trial_files, args.journal, args.trials, args.chosen, args.budget)
     elif step == "aggregate":
         from . import report
 
         records = report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv,
-                                   args.metric, args.bootstrap_resamples, args.seed, args.negative_controls)
+                                   args.metric, args.bootstrap_resamples, args.seed, args.negative_controls,
+                                   tuning=args.tuning, permutation=args.permutation, shortcut=args.shortcut)
         if args.provenance:
             from .io import write_json
             from .provenance import results_provenance
@@ -494,7 +593,7 @@ def run(args: argparse.Namespace) -> None:
         config_text = open(args.config).read() if args.config else ""
         report.report(args.metrics_tsv, args.metrics_json, args.gain_tsv, args.split_summary, args.html,
                       args.figure, config_text, leakage=args.leakage, interpretation=args.interpretation,
-                      benchmarks=args.benchmarks)
+                      benchmarks=args.benchmarks, tuning=args.tuning)
     elif step == "interpret":
         from .interpret import interpret
 
@@ -528,6 +627,12 @@ def run(args: argparse.Namespace) -> None:
 
         model_card(args.weights, args.sidecar, args.run_metrics, args.metrics_json, args.dataset, args.split_summary,
                    args.out_json, args.out_md, args.pretrained_sidecar, args.pretrained_dataset, args.interpretation)
+
+
+def _read_tuned(path: str | None) -> dict | None:
+    from .tuning import read_chosen
+
+    return read_chosen(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,7 +153,9 @@ def build_card(sidecar: dict, run_metrics: dict, metrics: dict, data: dict, spli
         "pretraining": pretraining,
         "training": {"strategy": sidecar.get("strategy"), "settings": sidecar.get("training"),
                      "train_size": sidecar.get("train_size"), "head_replaced": sidecar.get("head_replaced"),
-                     "validation": sidecar.get("validation")},
+                     "validation": sidecar.get("validation"),
+                     # the hyperparameter search behind the settings (tuning.enabled): parameters, budget, study
+                     **({"tuning": sidecar["tuning"]} if sidecar.get("tuning") else {})},
         "evaluation": {"split": "test", "n_test": run_metrics.get("n_test"),
                        "primary_metric": metrics.get("primary_metric"), "this_run": test,
                        "confusion_matrix": run_metrics.get("confusion_matrix"),
@@ -233,6 +235,11 @@ def render_markdown(card: dict) -> str:
                                                  else ""),
               f"* {run['train_size']} training examples, run seed {run['seed']}",
               "* Settings: " + ", ".join(f"{key} {value}" for key, value in sorted(settings.items())),
+              *([f"* Hyperparameters chosen by a search of {training['tuning']['budget']} trials on the validation "
+                 "split (the same budget for every model): " + ", ".join(
+                     f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in sorted(training["tuning"]["params"].items()))]
+                if training.get("tuning") else []),
               "* Head: " + (f"replaced, {head['old_outputs']} -> {head['new_outputs']} outputs" if head
                             else "new (scratch)"),
               f"* Best epoch {(training.get('validation') or {}).get('best_epoch')} of "

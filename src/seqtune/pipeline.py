@@ -332,7 +332,8 @@ def pretrain(codes: str, manifest: str, weights: str, history: str, model_spec: 
 def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: str, strategy: str,
              train_size: int, seed: int, training: dict, model_spec: dict | None = None,
              pretrained: str | None = None, shuffle_labels: bool = False, threads: int = 1, gpus: int = 0,
-             embeddings: str | None = None, lora: dict | None = None, gradient_checkpointing: bool = False) -> None:
+             embeddings: str | None = None, lora: dict | None = None, gradient_checkpointing: bool = False,
+             tuned: dict | None = None) -> None:
     """Fine-tune a pretrained model on the target task (new head), or train the same architecture from scratch.
 
     ``strategy`` ``scratch`` needs ``model_spec`` and no ``pretrained``; every other strategy loads ``pretrained``
@@ -340,12 +341,14 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
     ``pretrained`` may also be a Hugging Face checkpoint's record (``seqtune import-model``): then ``embeddings``
     (``seqtune embed``) feed a linear probe, ``lora`` configures strategy lora, and ``random_init`` trains the same
     architecture from random weights (see :mod:`seqtune.hf`). Every run records its cost in the sidecar.
+    ``tuned``: the chosen parameters of this model's search (``seqtune.tuning.export_study``), written over
+    ``training`` and the model's dropout, and recorded in the sidecar.
     """
-    from .models import ModelSpec, SequenceModel, replace_head
+    from .runmodel import build_run_model
     from .split import training_subset
     from .seeds import derive_seed
     from .train import Dataset, TrainSettings, configure_torch, fit, select_device
-    from .weights import load_model, save_model
+    from .weights import save_model
 
     configure_torch(threads, seed)
     device = select_device(gpus)
@@ -355,6 +358,14 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
     # Fine-tuning stops on the validation score unless told otherwise: on a small training set the validation loss
     # of a model trained from scratch rises (overconfidence) while its AUROC still climbs, and stopping on the loss
     # restored epoch 1 or 2 in 8 of 20 scratch runs at 100 examples, flattering every pretrained model (README).
+    dropout = None
+    if tuned:
+        from .tuning import apply_params
+
+        training, model_spec, tuned_lora, _ = apply_params(tuned["params"], training, model_spec)
+        dropout = tuned["params"].get("dropout")
+        if tuned_lora:  # the searched rank over the configured adapters
+            lora = {**(lora or {}), **tuned_lora}
     settings = TrainSettings.from_dict({"monitor": "val_score", **training})
     assignment = read_manifest(manifest, data)
     targets, parts = _split_data(data, assignment)
@@ -368,52 +379,19 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         shuffler = np.random.default_rng(derive_seed(seed, "shuffle"))
         train_targets = shuffler.permutation(train_targets)
         validation_targets = shuffler.permutation(validation_targets)
-    n_classes = len(data.classes)
-    head_change = None
-    hf_base = None
-    if pretrained and pretrained.endswith(".json"):
-        from .hf.steps import is_hf_base, model_and_inputs, read_base
-
-        if not is_hf_base(pretrained):
-            raise SeqtuneError(f"--pretrained {pretrained}: not a record of seqtune import-model; pass a model's "
-                               ".safetensors, or the base.json that import-model writes")
-        hf_base = read_base(pretrained)
-    fit_model = None
-    train_inputs, validation_inputs = data.codes[subset], data.codes[parts["validation"]]
-    if hf_base is not None:
-        model, fit_model, train_inputs, validation_inputs = model_and_inputs(
-            hf_base, strategy, n_classes, data.codes, subset, parts["validation"], device, embeddings, lora,
-            gradient_checkpointing, source=codes)
-        log.info("Hugging Face model %s (%s), strategy %s, %d tokens per sequence", hf_base["path"],
-                 hf_base.get("model_type"), strategy, train_inputs.shape[1] if train_inputs.ndim == 2 else 0)
-    elif strategy == "scratch":
-        if pretrained:
-            raise SeqtuneError("strategy 'scratch' trains from random weights; do not pass a pretrained model")
-        spec = ModelSpec.from_dict({**(model_spec or {}), "length": data.codes.shape[1]})
-        model = SequenceModel(spec, n_classes)
-    else:
-        if not pretrained:
-            raise SeqtuneError(f"strategy '{strategy}' fine-tunes a pretrained model; pass --pretrained WEIGHTS")
-        model, source = load_model(pretrained)
-        bound = (model.spec.final_pool == "flatten" or model.spec.architecture in ("mlp", "transformer"))
-        if source["length"] != data.codes.shape[1] and bound:
-            what = ("final_pool flatten" if model.spec.final_pool == "flatten"
-                    else f"architecture {model.spec.architecture}")
-            raise SeqtuneError(f"{pretrained}: trained on length {source['length']} with {what}, which fixes the "
-                               f"input length, but the target {codes} has length {data.codes.shape[1]}; make "
-                               "sequence_length equal, or pretrain a cnn/dilated_cnn with final_pool max or avg")
-        head_change = replace_head(model, n_classes)
-        log.info("replaced head of %s: %d -> %d outputs (backbone kept, %d input features)", pretrained,
-                 head_change["old_outputs"], head_change["new_outputs"], head_change["in_features"])
-    train = Dataset.from_numpy(train_inputs, train_targets, False, device)
-    validation = Dataset.from_numpy(validation_inputs, validation_targets, False, device)
+    built = build_run_model(data.codes, len(data.classes), strategy, subset, parts["validation"], device,
+                            pretrained=pretrained, model_spec=model_spec, embeddings=embeddings, lora=lora,
+                            gradient_checkpointing=gradient_checkpointing, dropout=dropout, source=codes)
+    model, fit_model, head_change, hf_base = built.model, built.fit_model, built.head_change, built.hf_base
+    train = Dataset.from_numpy(built.train_inputs, train_targets, False, device)
+    validation = Dataset.from_numpy(built.validation_inputs, validation_targets, False, device)
     log.info("strategy %s, %d training examples%s", strategy, len(train),
              " (labels shuffled)" if shuffle_labels else "")
     started = time.perf_counter()
-    rows, best = fit(fit_model or model, train, validation, settings, strategy, seed,
+    rows, best = fit(fit_model, train, validation, settings, strategy, seed,
                      checkpoint=checkpoint_path(weights))
     cost = run_cost(model, rows, time.perf_counter() - started, device, embeddings)
-    if fit_model is not None and fit_model is not model:  # a probe trained on embeddings: its head is the model's
+    if fit_model is not model:  # a probe trained on embeddings: its head is the model's
         model.head.load_state_dict(fit_model.head.state_dict())
     write_tsv(history, pd.DataFrame(rows))
     write_tsv(train_ids, pd.DataFrame({"id": data.ids[subset], "label": np.asarray(data.classes)[targets[subset]]}))
@@ -428,7 +406,7 @@ def finetune(codes: str, manifest: str, weights: str, history: str, train_ids: s
         "role": "finetuned", "strategy": strategy, "pretrained": pretrained, "head_replaced": head_change,
         "shuffle_labels": shuffle_labels, "task": data.info["type"], "classes": data.classes, "alphabet": "ACGT",
         "length": int(data.codes.shape[1]), "train_size": train_size, "training": settings.to_dict(),
-        "seed": seed, "validation": best,
+        "seed": seed, "validation": best, **(_tuning_entry(tuned)),
         "provenance": provenance({"codes": codes, "manifest": manifest, "pretrained": pretrained,
                                   "embeddings": embeddings},
                                  {"step": "finetune", "strategy": strategy, "train_size": train_size,
@@ -461,6 +439,15 @@ def cost_path(metrics: str | os.PathLike) -> Path:
 
 def write_cost(metrics: str | os.PathLike, cost: dict) -> None:
     write_json(cost_path(metrics), cost)
+
+
+def _tuning_entry(tuned: dict | None) -> dict:
+    """A final run's record of its search (sidecar, metrics.json): empty when the run was not tuned."""
+    if not tuned:
+        return {}
+    from .tuning import tuning_record
+
+    return {"tuning": tuning_record(tuned)}
 
 
 def _check_classes(data, targets, parts, manifest) -> None:
@@ -544,9 +531,10 @@ def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: d
 
 
 def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: str, train_size: int, seed: int,
-             run: dict, k: int = 3, decision_threshold: str = "validation") -> None:
+             run: dict, k: int = 3, decision_threshold: str = "validation", tuned: dict | None = None) -> None:
     """Fit a scikit-learn baseline on the same training subset a deep run would use, and score it on the test split
-    (with the decision rule the deep runs use, chosen on the validation split)."""
+    (with the decision rule the deep runs use, chosen on the validation split). ``tuned``: the chosen parameters of
+    this baseline's search; its C replaces the validation grid."""
     from .baselines import BASELINES, features, fit_logistic
     from .split import training_subset
     from .seeds import derive_seed
@@ -564,7 +552,8 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
     started = time.perf_counter()
     model, c, scores = fit_logistic(x["train"], targets[subset], x["validation"], targets[parts["validation"]],
                                     seed, source=f"training subset of {train_size} from {manifest}",
-                                    names=data.classes)
+                                    names=data.classes,
+                                    **({"c_grid": (float(tuned["params"]["C"]),)} if tuned else {}))
     from .train import peak_memory
 
     import torch
@@ -579,7 +568,7 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
         probabilities[part] = np.zeros((parts[part].size, len(data.classes)))
         probabilities[part][:, model.classes_] = model.predict_proba(x[part])
     write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
-        **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None,
+        **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None, **_tuning_entry(tuned),
         "provenance": provenance({"codes": codes, "manifest": manifest},
                                  {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
                                   "train_size": train_size, "run": run, "decision_threshold": decision_threshold},

@@ -23,7 +23,8 @@ log = logging.getLogger("seqtune")
 
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
               metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
-              negative_controls: list[str] | tuple[str, ...] = ()) -> list[dict]:
+              negative_controls: list[str] | tuple[str, ...] = (), tuning: list[str] = (),
+              permutation: list[str] = (), shortcut: str | None = None) -> list[dict]:
     """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table;
     returns the runs' records (for ``provenance.results_provenance``, without reading them twice).
 
@@ -50,6 +51,26 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
         "transfer_gain": gains.to_dict(orient="records"),
         "verdict": verdict(runs, summary, metric, negative_controls),
     }
+    if permutation or shortcut:  # controls that can conclude (seqtune.controls)
+        from .controls import permutation_check, shortcut_check
+
+        sentences = result["verdict"]["sentences"]
+        if permutation:
+            check = permutation_check([read_json(path) for path in permutation], runs)
+            result["verdict"]["permutation_control"] = check
+            sentences.append(check["sentence"])
+        if shortcut:
+            check = shortcut_check(read_tsv(shortcut))
+            if check:
+                result["verdict"]["shortcut_control"] = check
+                sentences.append(check["sentence"])
+    if tuning:  # the hyperparameter search: the budget every model had (seqtune.tuning)
+        from .tuning import budget_sentence, read_studies
+
+        studies = read_studies(list(tuning))
+        result["verdict"]["sentences"].append(budget_sentence(studies))
+        result["verdict"]["tuning"] = [{key: study[key] for key in ("study", "params", "budget", "value", "trials")}
+                                       for study in studies]
     write_tsv(metrics_tsv, runs)
     write_tsv(gain_tsv, gains)
     write_json(metrics_json, finite_json(result))
@@ -370,7 +391,7 @@ def _leakage_section(leakage: str | None) -> str:
 
 def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: str, html_out: str,
            figure_out: str, config_text: str = "", leakage: str | None = None,
-           interpretation: str | None = None, benchmarks: str | None = None) -> None:
+           interpretation: str | None = None, benchmarks: str | None = None, tuning: list[str] = ()) -> None:
     """Write the self-contained HTML report (figures embedded) and the learning-curve SVG for ``snakemake --report``.
 
     Per-run predictions and histories are read from the results folder that holds ``metrics_tsv``.
@@ -453,6 +474,10 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     split_counts.index.name = "class"
     data_info = _data_info(results)
     interpretation_html = _interpretation_section(interpretation)
+    if tuning:
+        from .tuning import tuning_section
+
+        interpretation_html = tuning_section(list(tuning), _img) + interpretation_html
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>seqtune report</title>
 <style>

@@ -250,7 +250,7 @@ def _sentence(entry: dict, metric: str) -> str:
         head = f"At {entry['train_size']} training examples, {best} is worse than scratch: {metric} {_describe(diff)}"
     else:
         head = (f"At {entry['train_size']} training examples, {best} and scratch are not distinguishable: "
-                f"{metric} {_describe(diff)}")
+                f"{metric} {_describe(diff)}{_seeds_note(diff)}")
     if "vs_baseline" in entry:
         base = entry["vs_baseline"]
         if base and base["n"] >= 2 and base["ci_low"] > 0:
@@ -260,9 +260,72 @@ def _sentence(entry: dict, metric: str) -> str:
             tail = f"; the baseline {entry['best_baseline']} is better, by {_describe(reversed_gap)}"
         else:
             tail = (f"; it and the best baseline ({entry['best_baseline']}) are not distinguishable: "
-                    f"{best} minus baseline {_describe(base)}")
+                    f"{best} minus baseline {_describe(base)}{_seeds_note(base)}")
         head += tail
     return head + "."
+
+
+# ------------------------------------------------------------------------------- seeds an undecided verdict needs
+POWER, ALPHA, MAX_SEEDS = 0.8, 0.05, 1000
+
+
+def paired_t_power(effect_size: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of the two-sided paired t-test (one-sample t on the n differences) at standardised effect size
+    ``effect_size`` (mean difference / sd of the differences): the non-central t's mass beyond the critical value."""
+    if n < 2:
+        return 0.0
+    df = n - 1
+    critical = sps.t.ppf(1 - alpha / 2, df)
+    shift = abs(effect_size) * math.sqrt(n)
+    upper, lower = sps.nct.sf(critical, df, shift), sps.nct.cdf(-critical, df, shift)
+    # scipy's non-central t returns NaN for a vanishing tail far from its centre: that tail is 0 (or 1 above)
+    upper = float(upper) if np.isfinite(upper) else 1.0
+    lower = float(lower) if np.isfinite(lower) else 0.0
+    return upper + lower
+
+
+def seeds_needed(mean: float, sd: float, power: float = POWER, alpha: float = ALPHA) -> int | None:
+    """The smallest number of seeds with which the paired t-test detects a gain of ``mean`` at spread ``sd`` with
+    ``power`` (two-sided ``alpha``); None when no gain is there to detect, or more than ``MAX_SEEDS`` would be
+    needed."""
+    if not (np.isfinite(mean) and np.isfinite(sd)) or sd <= 0 or mean == 0:
+        return None
+    d = abs(mean) / sd
+    n = 2
+    while paired_t_power(d, n, alpha) < power:
+        n = n + 1 if n < 64 else int(n * 1.1) + 1
+        if n > MAX_SEEDS:
+            return None
+    if n > 64:  # coarse steps above 64: walk back to the smallest
+        while n > 64 and paired_t_power(d, n - 1, alpha) >= power:
+            n -= 1
+    return n
+
+
+def detectable_gain(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
+    """The smallest gain the paired t-test detects with ``power`` over ``n`` seeds at spread ``sd`` (d_min x sd)."""
+    from scipy.optimize import brentq
+
+    if n < 2 or not np.isfinite(sd) or sd <= 0:
+        return math.nan
+    d_min = brentq(lambda d: paired_t_power(d, n, alpha) - power, 1e-6, 50.0)
+    return float(d_min * sd)
+
+
+def _seeds_note(diff: dict | None) -> str:
+    """What an undecided comparison needs: the seeds that would resolve a gain of the observed size at the observed
+    spread (paired t, 80% power), and the smallest gain the current seeds detect. Recorded in ``diff`` too."""
+    if not diff or diff["n"] < 2:
+        return "; one seed gives no interval: run at least 3 seeds (finetune.seeds)"
+    needed = seeds_needed(diff["mean"], diff["sd"])
+    detectable = detectable_gain(diff["sd"], diff["n"])
+    diff["seeds_needed"], diff["detectable_gain"] = needed, detectable
+    if needed is None:
+        size = f"a gain of {diff['mean']:+.3f} at this spread would need more than {MAX_SEEDS} seeds"
+    else:
+        size = f"a gain of {diff['mean']:+.3f} at this spread needs about {needed} seeds"
+    return (f"; with {diff['n']} seeds, {size} (paired t, 80% power), and the current seeds detect gains above "
+            f"{detectable:.3f}")
 
 
 CHANCE_TOLERANCE = 0.05  # a departure of the control's mean AUROC from 0.5 smaller than this is immaterial

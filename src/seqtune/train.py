@@ -346,7 +346,8 @@ class MaskedNucleotide:
 
 
 def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: TrainSettings, strategy: str,
-        seed: int, objective=None, checkpoint: str | None = None, context=None) -> tuple[list[dict], dict]:
+        seed: int, objective=None, checkpoint: str | None = None, context=None,
+        on_epoch=None) -> tuple[list[dict], dict]:
     """Train with early stopping on validation loss; restore the best epoch. Returns (history rows, best summary).
 
     ``objective`` defaults to the supervised loss on the data sets' targets (see ``Supervised``, ``MaskedNucleotide``).
@@ -357,6 +358,10 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
     batch: every process draws the same batch order and takes its contiguous share of each batch, gradients are
     averaged (weighted by share), process 0 validates and broadcasts the result, and only process 0 writes the
     checkpoint. Batch-norm statistics are per share, as in plain DDP.
+
+    ``on_epoch(epoch, row)``: called after each epoch's validation with its history row (1-based ``epoch``); a
+    hyperparameter search reports the validation score there and may raise to stop the run (``optuna.TrialPruned``,
+    which propagates). ``None``: training is unchanged.
     """
     from .distributed import SINGLE
 
@@ -486,6 +491,8 @@ def fit(model: SequenceModel, train: Dataset, validation: Dataset, settings: Tra
             save_checkpoint(checkpoint, fingerprint, model, optimizer, best_state, generator,
                             {"epoch": epoch + 1, "best_value": best_value, "best_epoch": best_epoch,
                              "history": history})
+        if on_epoch is not None:
+            on_epoch(epoch + 1, row)
         if epoch + 1 - best_epoch >= settings.patience:
             log.info("early stop: no improvement in %s for %d epochs", settings.monitor, settings.patience)
             break

@@ -154,6 +154,7 @@ def get_final_outputs():
         ]
         + [f"{R}/predict/{name}.tsv" for name in PREDICT_INPUTS]
         + get_model_cards()
+        + get_tuning_outputs()
     )
 
 
@@ -598,3 +599,167 @@ def get_variant_effect_args():
     if rc_average:
         args.append("--rc-average")
     return args
+
+
+# 5. Hyperparameter search (tuning.enabled): one study per model and train size (see workflow/rules/tune.smk).
+TUNING = config["tuning"]
+
+
+def tuned_studies():
+    """(pretrained, strategy) of every model searched: each deep strategy of the sweep and each baseline (the
+    shuffled-label control uses the chosen parameters of the model it retrains)."""
+    if not TUNING["enabled"]:
+        return []
+    return [(p, s) for p, s in runs() if s != "shuffled_labels"]
+
+
+def study_dir(pretrained, strategy, train_size):
+    return f"{R}/tuning/{pretrained}/{strategy}/n{train_size}"
+
+
+def get_tuning_outputs():
+    return [
+        f"{study_dir(p, s, size)}/{name}"
+        for p, s in tuned_studies()
+        for size in config["finetune"]["train_sizes"]
+        for name in ("trials.tsv", "chosen.json")
+    ]
+
+
+def get_previous_trial(wildcards):
+    """The previous slot's record: trials of one study run one after the other unless tuning.parallel_trials."""
+    slot = int(wildcards.slot)
+    if TUNING["parallel_trials"] or slot == 0:
+        return []
+    folder = study_dir(wildcards.pretrained, wildcards.strategy, wildcards.train_size)
+    return f"{folder}/trials/slot{slot - 1}.json"
+
+
+def get_study_journal(wildcards, output):
+    """The study's Optuna journal, beside its trials folder: a store shared by the study's jobs, not a declared
+    output (each job appends to it; the per-slot records are what Snakemake tracks)."""
+    # trials/ for tune_trial, the study's folder for tune_export
+    folder = os.path.dirname(output[0])
+    if os.path.basename(folder) == "trials":
+        folder = os.path.dirname(folder)
+    return os.path.join(folder, "journal.log")
+
+
+def get_study_trials(wildcards):
+    folder = study_dir(wildcards.pretrained, wildcards.strategy, wildcards.train_size)
+    return [f"{folder}/trials/slot{slot}.json" for slot in range(TUNING["n_trials"])]
+
+
+def tuning_seed():
+    """The run seed whose training subset the search uses (tuning.seed, by default the first of finetune.seeds)."""
+    seed = TUNING["seed"]
+    return config["finetune"]["seeds"][0] if seed is None else seed
+
+
+def get_tune_trial_args(wildcards):
+    """Options of `seqtune tune-trial` (params: a change reruns the trials, which find finished ones in the
+    journal only when the study's settings are unchanged)."""
+    strategy = wildcards.strategy
+    args = [
+        f"--strategy={strategy}",
+        f"--pretrained-name={wildcards.pretrained}",
+        f"--train-size={wildcards.train_size}",
+        f"--seed={derive_seed(config['seed'], 'run', tuning_seed())}",
+        f"--study-seed={config['seed']}",
+        f"--space={json.dumps(TUNING['space'], sort_keys=True)}",
+        f"--startup-trials={TUNING['startup_trials']}",
+        f"--pruning={json.dumps(TUNING['pruning'], sort_keys=True)}",
+    ]
+    if strategy in BASELINES:
+        return args + [f"--k={config['baselines']['kmer_k']}"]
+    training = without_checkpointing(finetune_training(wildcards))
+    return args + [
+        f"--training={json.dumps(training, sort_keys=True)}",
+        f"--model={json.dumps(config['model'], sort_keys=True)}",
+    ]
+
+
+def get_tuned_params(wildcards):
+    """The chosen parameters a final run uses (none unless tuning.enabled): its own model's study at its train size;
+    the shuffled-label control those of the model it retrains."""
+    if not TUNING["enabled"]:
+        return []
+    study = (wildcards.pretrained, deep_strategy(wildcards))
+    if wildcards.strategy in BASELINES:
+        study = (wildcards.pretrained, wildcards.strategy)
+    if study not in tuned_studies():
+        return []
+    return f"{study_dir(*study, wildcards.train_size)}/chosen.json"
+
+
+def get_tuned_arg(wildcards, input):
+    """--tuned CHOSEN_JSON from the rule's input (input paths only, as in get_pretrained_arg)."""
+    return [f"--tuned={input.tuned}"] if input.get("tuned") else []
+
+
+def get_tuning_summaries():
+    """The chosen-parameter files aggregate and the report read (trials.tsv beside each)."""
+    return [path for path in get_tuning_outputs() if path.endswith("chosen.json")]
+
+
+def get_tuning_arg(wildcards, input):
+    """--tuning CHOSEN_JSON per study, from the rule's input (input paths only, as in get_pretrained_arg)."""
+    return [f"--tuning={path}" for path in input.get("tuning", [])]
+
+
+# 6. Controls that can conclude (workflow/rules/controls.smk).
+PERMUTATION = config["controls"]["permutation"]
+SHORTCUT = config["controls"]["shortcut"]
+
+
+def get_permutation_outputs():
+    if not PERMUTATION["enabled"]:
+        return []
+    return [
+        f"{R}/controls/permutation/n{size}.json"
+        for size in config["finetune"]["train_sizes"]
+    ]
+
+
+def get_permutation_args(wildcards):
+    """Options of `seqtune permutation-control`: the seeds' subsets, the budget, the baseline and its k."""
+    seeds = [derive_seed(config["seed"], "run", s) for s in config["finetune"]["seeds"]]
+    return [
+        f"--seeds={','.join(map(str, seeds))}",
+        f"--n-permutations={PERMUTATION['n_permutations']}",
+        f"--kind={PERMUTATION['baseline']}",
+        f"--k={config['baselines']['kmer_k']}",
+        f"--seed={derive_seed(config['seed'], 'permutation')}",
+    ]
+
+
+def get_permutation_tuned(wildcards):
+    """The baseline's chosen parameters at this size when it was searched (its C is then the one refitted)."""
+    study = ("none", PERMUTATION["baseline"])
+    if not TUNING["enabled"] or study not in tuned_studies():
+        return []
+    return f"{study_dir(*study, wildcards.train_size)}/chosen.json"
+
+
+def get_shortcut_weights():
+    """Every trained model the shortcut control scores (not the shuffled-label control)."""
+    if not SHORTCUT["enabled"]:
+        return []
+    return [
+        f"{R}/finetune/{p}/{s}/n{size}/seed{seed}/model.safetensors"
+        for p, s in deep_runs()
+        if s != "shuffled_labels"
+        for size in config["finetune"]["train_sizes"]
+        for seed in config["finetune"]["seeds"]
+    ]
+
+
+def get_shortcut_output():
+    """The shortcut control's table, when there is a trained model to score."""
+    return [f"{R}/controls/shortcut.tsv"] if get_shortcut_weights() else []
+
+
+def get_controls_arg(wildcards, input):
+    """--permutation and --shortcut from the input of aggregate (input paths only, as in get_pretrained_arg)."""
+    args = [f"--permutation={path}" for path in input.get("permutation", [])]
+    return args + [f"--shortcut={path}" for path in input.get("shortcut", [])]

@@ -35,6 +35,7 @@ rule baseline:
     input:
         codes=f"{R}/data/{TARGET}/codes.npy",
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
+        tuned=get_tuned_params,
     output:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
@@ -57,8 +58,9 @@ rule baseline:
         k=get_baseline_k,
         seed=lambda wildcards: derive_seed(config["seed"], "run", wildcards.seed),
         decision=config["evaluation"]["decision_threshold"],
+        tuned=get_tuned_arg,
     shell:
         "seqtune baseline --codes {input.codes:q} --manifest {input.manifest:q}"
         " --predictions {output.predictions:q} --metrics {output.metrics:q} --kind {wildcards.strategy:q}"
         " --k {params.k} --train-size {wildcards.train_size} --seed {params.seed} --run {params.run:q}"
-        " --decision-threshold {params.decision:q} 2> {log:q}"
+        " --decision-threshold {params.decision:q} {params.tuned:q} 2> {log:q}"

@@ -4,6 +4,7 @@ rule finetune:
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
         pretrained=get_pretrained_weights,
         embeddings=get_embeddings,
+        tuned=get_tuned_params,
     output:
         weights=f"{run_dir('finetune')}/model.safetensors",
         sidecar=f"{run_dir('finetune')}/model.json",
@@ -28,8 +29,9 @@ rule finetune:
         checkpointing=get_finetune_checkpointing,
         embeddings=get_embeddings_arg,
         huggingface=get_huggingface_args,
+        tuned=get_tuned_arg,
     shell:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
         " {params.args:q} {params.pretrained:q} {params.checkpointing:q} {params.embeddings:q}"
-        " {params.huggingface:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.huggingface:q} {params.tuned:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"

@@ -4,6 +4,9 @@ rule aggregate:
         predictions=get_run_predictions(),
         leakage=f"{R}/split/{TARGET}/leakage.json",
         config=f"{R}/config.yaml",
+        tuning=get_tuning_summaries(),
+        permutation=get_permutation_outputs(),
+        shortcut=get_shortcut_output(),
     output:
         metrics_tsv=report(
             f"{R}/metrics.tsv",
@@ -31,11 +34,13 @@ rule aggregate:
         resamples=config["evaluation"]["bootstrap_resamples"],
         seed=derive_seed(config["seed"], "bootstrap"),
         negative_controls=get_negative_controls(),
+        tuning=get_tuning_arg,
+        controls=get_controls_arg,
     shell:
         "seqtune aggregate {input.metrics:q} --metrics-tsv {output.metrics_tsv:q}"
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
         " --bootstrap-resamples {params.resamples} --seed {params.seed}"
-        " --negative-controls={params.negative_controls:q}"
+        " --negative-controls={params.negative_controls:q} {params.tuning:q} {params.controls:q}"
         " --provenance {output.provenance:q} --config {input.config:q} 2> {log:q}"
 
 
@@ -48,6 +53,7 @@ rule report:
         leakage=f"{R}/split/{TARGET}/leakage.json",
         config=f"{R}/config.yaml",
         interpretation=get_report_interpretation(),
+        tuning=get_tuning_summaries(),
     output:
         html=report(
             f"{R}/report.html",
@@ -70,13 +76,14 @@ rule report:
         runtime=10,
     params:
         interpretation=get_interpretation_arg,
+        tuning=get_tuning_arg,
         # Read if present (wall time and memory per stage); not an input, so a missing folder changes nothing.
         benchmarks=BENCHMARKS,
     shell:
         "seqtune report --metrics-tsv {input.metrics_tsv:q} --metrics-json {input.metrics_json:q}"
         " --gain-tsv {input.gain_tsv:q} --split-summary {input.split_summary:q} --config {input.config:q}"
         " --leakage {input.leakage:q} --html {output.html:q} --figure {output.figure:q}"
-        " {params.interpretation:q} --benchmarks {params.benchmarks:q} 2> {log:q}"
+        " {params.interpretation:q} {params.tuning:q} --benchmarks {params.benchmarks:q} 2> {log:q}"
 
 
 rule config_snapshot:
