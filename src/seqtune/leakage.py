@@ -341,3 +341,19 @@ def check_leakage(report: dict, policy: str = "warn", source: str = "split") -> 
     for finding in findings:
         log.warning("%s: leakage: %s", source, finding)
     return findings
+
+
+def deduplicated_record(record: dict, predictions, leaked: set[str]) -> dict:
+    """A run's metrics.json record rescored from its ``predictions.tsv`` without the ``leaked`` test ids, at the
+    run's own decision threshold; ``n_test`` counts the records left. With nothing to drop, the record as it is."""
+    from .metrics import METRIC_NAMES, classification_metrics
+    from .report import read_predictions
+
+    ids, truth, probabilities, classes, _ = read_predictions(predictions, [str(c) for c in record["classes"]])
+    keep = ~np.isin(ids.astype(str), list(leaked))
+    if keep.all():
+        return dict(record)
+    threshold = (record.get("decision") or {}).get("threshold")
+    scores = classification_metrics(truth[keep], probabilities[keep], len(classes), threshold)
+    return {**record, **{name: scores[name] for name in METRIC_NAMES}, "confusion_matrix": scores["confusion_matrix"],
+            "n_test": int(keep.sum())}
