@@ -252,7 +252,7 @@ def leakage(codes: str, manifest: str, output: str, corpus_codes: list[str] = ()
     report = {"dataset": str(Path(codes).parent), "manifest": str(manifest), "policy": policy,
               "findings": findings, "clean": not findings, "corpora": used, **report}
     write_json(output, report)
-    log.info("leakage report %s: %s", output, "; ".join(findings) or "no leakage found")
+    log.info("leakage report %s (policy %s): %s", output, policy, "; ".join(findings) or "no leakage found")
     return report
 
 
