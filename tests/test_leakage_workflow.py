@@ -107,7 +107,7 @@ def test_every_run_is_also_scored_on_the_deduplicated_test_subset(leaky_run):
         predictions = pd.read_csv(run / "predictions.tsv", sep="\t")
         assert len(predictions) == N_TEST
         kept = predictions[~predictions["id"].isin(leaked)]
-        assert row.auroc == pytest.approx(roc_auc_score(kept["true_label"] == "pos", kept["prob_pos"]), abs=1e-9)
+        assert row.auroc == pytest.approx(roc_auc_score(kept["true_label"] == "pos", kept["prob_pos"]), abs=1e-5)
         full = json.loads((run / "metrics.json").read_text())
         assert full["auroc"] == pytest.approx(roc_auc_score(predictions["true_label"] == "pos",
                                                             predictions["prob_pos"]), abs=1e-6)
