@@ -50,6 +50,7 @@ def hf_run(tmp_path_factory):
 
 def test_metrics_have_every_hugging_face_strategy_beside_scratch_and_baselines(hf_run):
     metrics = pd.read_csv(hf_run / "results" / "metrics.tsv", sep="\t")
+    metrics = metrics[metrics["eval_subset"] == "all"]
     expected = {"scratch", "kmer_logreg", "linear_probe:bert", "lora:bert", "full:bert", "random_init:bert",
                 "linear_probe:esm", "lora:esm"}
     assert set(metrics["model"]) == expected

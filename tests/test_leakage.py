@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from seqtune.errors import SeqtuneError
-from seqtune.leakage import check_leakage, leakage_report
+from seqtune.leakage import check_leakage, leakage_report, leakage_sentence, leaked_ids
 from seqtune.sequence import reverse_complement
 from seqtune.split import (canonical_codes, chromosome_split, grouped_split, minhash_signatures, row_ids,
                            similarity_groups)
@@ -138,6 +138,27 @@ def test_leakage_report_counts_each_kind(planted):
     assert report["split_sizes"] == {"train": 17, "validation": 8, "test": 15}
 
 
+def test_leaked_test_records_by_first_kind(planted):
+    ids, codes, labels, splits = planted
+    report = leakage_report(ids, codes, labels, splits)
+    leaked = report["leaked_test_records"]
+    assert leaked["ids"] == ["s1", "s3", "s5"] and leaked["count"] == 3
+    assert leaked["by_kind"] == {"exact_duplicates": 1, "reverse_complement_duplicates": 1, "near_duplicates": 1,
+                                 "interval_overlaps": 0, "corpus_overlap": 0}
+    assert leaked_ids(report) == {"s1", "s3", "s5"}
+    sentence = leakage_sentence({**report, "policy": "warn"})
+    assert sentence.startswith("LEAKAGE: 3 of 15 test records leak (1 identical to a training or validation record")
+    assert "eval_subset deduplicated" in sentence
+    assert "dropped before scoring" in leakage_sentence({**report, "policy": "exclude"})
+    # a copy of a test record in the corpus adds a corpus-only leak; a test record twice within test leaks nothing
+    test_rows = np.flatnonzero(splits == "test")
+    corpus = np.concatenate([random_codes(30, 60), codes[test_rows[-1:]]])
+    report = leakage_report(ids, codes, labels, splits, other_codes=corpus)
+    assert report["leaked_test_records"]["by_kind"]["corpus_overlap"] == 1
+    assert report["leaked_test_records"]["ids"][-1] == ids[test_rows[-1]]
+    assert "1 found in the pretraining corpus" in leakage_sentence(report)
+
+
 def test_no_leakage_within_one_split(planted):
     ids, codes, labels, _ = planted
     splits = np.array(["train"] * 8 + ["validation"] * 12 + ["test"] * 20)  # every planted pair inside train
@@ -145,6 +166,7 @@ def test_no_leakage_within_one_split(planted):
     assert report["exact_duplicates"]["groups"] == 2 and report["exact_duplicates"]["groups_across_splits"] == 0
     assert report["near_duplicates"]["groups_across_splits"] == 0
     assert check_leakage(report, "fail") == []  # conflicting labels alone never fail
+    assert report["leaked_test_records"]["count"] == 0 and leakage_sentence(report) is None
 
 
 def test_interval_overlaps_across_splits():
@@ -156,6 +178,8 @@ def test_interval_overlaps_across_splits():
     overlaps = report["interval_overlaps"]
     assert overlaps["clusters_across_splits"] == 1  # chr2 100-120 and 120-140 only touch (half-open)
     assert overlaps["records_in_clusters_across_splits"] == 2 and overlaps["test_records_overlapping_train"] == 1
+    assert report["leaked_test_records"]["ids"] == ["r1"]
+    assert report["leaked_test_records"]["by_kind"]["interval_overlaps"] == 1
     assert overlaps["examples"][0][0] == {"id": "r0", "split": "train", "label": "a", "chrom": "chr1", "start": 100,
                                           "end": 120}
 

@@ -30,6 +30,8 @@ def test_a_host_workflow_runs_seqtune_as_a_module_and_reads_its_metrics(tmp_path
     # Every seqtune output sits under the module prefix; the input file named in the config was read in place.
     study = tmp_path / "seqtune" / "study"
     metrics = pd.read_csv(study / "metrics.tsv", sep="\t")
+    assert list(metrics.columns[:6]) == ["model", "strategy", "pretrained", "train_size", "seed", "eval_subset"]
+    metrics = metrics[metrics["eval_subset"] == "all"]
     assert set(metrics["strategy"]) == {"scratch", "kmer_logreg"}
     assert (study / "report.html").is_file() and (study / "split" / "target" / "leakage.json").is_file()
     imported = json.loads((study / "data" / "target" / "dataset.json").read_text())["import"]["files"]

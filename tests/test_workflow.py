@@ -19,6 +19,8 @@ def test_every_output_exists_and_is_well_formed(tiny_run):
     results = tiny_run / "results"
     config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    assert set(metrics["eval_subset"]) == {"all", "deduplicated"}
+    metrics = metrics[metrics["eval_subset"] == "all"]
     for column in ("strategy", "train_size", "seed", "accuracy", "balanced_accuracy", "f1_macro", "mcc", "auroc",
                    "auprc"):
         assert column in metrics.columns
@@ -246,6 +248,7 @@ def test_a_model_card_beside_every_trained_model(tiny_run):
     results = tiny_run / "results"
     config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    metrics = metrics[metrics["eval_subset"] == "all"]
     deep = metrics[~metrics["strategy"].isin(["kmer_logreg", "onehot_logreg"])]
     cards = sorted((results / "finetune").rglob("model_card.json"))
     assert len(cards) == len(deep) > 0

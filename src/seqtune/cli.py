@@ -73,6 +73,11 @@ def _list_arg(text: str) -> list[str]:
 def _add_compute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=POSITIVE, default=1, help="CPU threads for torch (the rule's threads)")
     parser.add_argument("--gpus", type=NON_NEGATIVE, default=0, help="GPUs given to the job; CUDA is used when > 0")
+    parser.add_argument("--reproducibility", choices=("machine", "portable"), default="machine",
+                        help="machine: the CPU's best kernels (bitwise reproducible on this machine); portable: "
+                        "kernels capped at a level common to x86-64 CPUs (ATEN_CPU_CAPABILITY=default, "
+                        "ONEDNN_MAX_CPU_ISA=SSE41) and one thread, for the same results across machines "
+                        "(default: machine)")
 
 
 def _add_decision_threshold(parser: argparse.ArgumentParser) -> None:
@@ -164,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="codes.npy of a pretraining data set (repeat for each)")
     p.add_argument("--corpus-manifest", action="append", default=[],
                    help="its manifest (repeat, in the same order): only its train and validation records count")
-    p.add_argument("--policy", choices=["warn", "fail"], default="warn",
-                   help="warn: log each finding; fail: exit with an error and write nothing")
+    p.add_argument("--policy", choices=["warn", "fail", "exclude"], default="warn",
+                   help="warn: log each finding; fail: exit with an error and write nothing; exclude: log each "
+                   "finding, and record that evaluation drops the leaked test records (evaluate --exclude-leaked)")
     p.add_argument("--near-k", type=POSITIVE, default=8, help="k-mer size of the near-duplicate check")
     p.add_argument("--near-threshold", type=float, default=0.5,
                    help="Jaccard similarity of near-duplicates (and corpus containment)")
@@ -234,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}, copied into "
                    "metrics.json")
     p.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    p.add_argument("--exclude-leaked", default=None, metavar="LEAKAGE_JSON",
+                   help="leave the test records this leakage report lists as leaked out of the predictions and "
+                   "scores (leakage.policy: exclude)")
     _add_decision_threshold(p)
     _add_compute(p)
 
@@ -248,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=POSITIVE, required=True)
     p.add_argument("--run", type=_json_arg, default={}, help=f"identity of the run {RUN_EXAMPLE}")
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--exclude-leaked", default=None, metavar="LEAKAGE_JSON",
+                   help="leave the test records this leakage report lists as leaked out of the predictions and "
+                   "scores (leakage.policy: exclude)")
     _add_decision_threshold(p)
     _add_tuned(p)
 
@@ -327,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--permutation", action="append", default=[], metavar="JSON",
                    help="a train size's label-permutation null (of permutation-control; repeat per size)")
     p.add_argument("--shortcut", default=None, metavar="TSV", help="the shortcut control's table (shortcut-control)")
+    p.add_argument("--leakage", default=None,
+                   help="leakage report of the target's split: every run is also scored without its leaked test "
+                   "records (eval_subset deduplicated), and the verdict opens with them")
 
     p = steps.add_parser("report", help="write the HTML report")
     p.add_argument("--metrics-tsv", required=True)
@@ -549,10 +564,12 @@ def run(args: argparse.Namespace) -> None:
         embed(args.base, args.codes, args.output, args.batch_size, args.threads, args.gpus)
     elif step == "evaluate":
         pipeline.evaluate(args.codes, args.manifest, args.weights, args.predictions, args.metrics, args.run,
-                          args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold)
+                          args.rc_average, args.threads, args.gpus, decision_threshold=args.decision_threshold,
+                          exclude_leaked=args.exclude_leaked)
     elif step == "baseline":
         pipeline.baseline(args.codes, args.manifest, args.predictions, args.metrics, args.kind, args.train_size,
-                          args.seed, args.run, args.k, args.decision_threshold, tuned=_read_tuned(args.tuned))
+                          args.seed, args.run, args.k, args.decision_threshold, args.exclude_leaked,
+                          tuned=_read_tuned(args.tuned))
     elif step == "tune-trial":
         from .train import configure_torch
         from .tuning import tune_trial
@@ -581,7 +598,8 @@ def run(args: argparse.Namespace) -> None:
 
         records = report.aggregate(args.metrics_files, args.metrics_tsv, args.metrics_json, args.gain_tsv,
                                    args.metric, args.bootstrap_resamples, args.seed, args.negative_controls,
-                                   tuning=args.tuning, permutation=args.permutation, shortcut=args.shortcut)
+                                   tuning=args.tuning, permutation=args.permutation, shortcut=args.shortcut,
+                                   leakage=args.leakage)
         if args.provenance:
             from .io import write_json
             from .provenance import results_provenance
@@ -644,6 +662,10 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    # before any step imports torch: its CPU dispatcher and oneDNN read the caps once, at load
+    from . import reproducibility
+
+    reproducibility.apply(getattr(args, "reproducibility", "machine"))
     try:
         check_step_files(args)
         run(args)

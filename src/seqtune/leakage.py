@@ -13,6 +13,10 @@ Kinds, each counted across splits only (a group inside one split does no harm):
 * corpus overlap: test sequences found in another corpus (the pretraining data), exactly or by shared k-mers.
 
 Identical sequences with conflicting labels are reported too; they are a data problem rather than leakage.
+
+``leaked_test_records`` lists the test records that any kind ties to a training or validation record (or to the
+corpus): the aggregate step scores every model without them too (``eval_subset`` ``deduplicated``), and under the
+``exclude`` policy evaluation drops them before scoring.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from .split import SPLITS, canonical_codes, canonical_kmer_hashes, row_ids, simi
 
 log = logging.getLogger("seqtune")
 
-LEAKAGE_POLICIES = ("warn", "fail")
+LEAKAGE_POLICIES = ("warn", "fail", "exclude")
+# Kinds a test record can leak by, in the order a record is attributed to the first that explains it.
+LEAK_KINDS = ("exact_duplicates", "reverse_complement_duplicates", "near_duplicates", "interval_overlaps",
+              "corpus_overlap")
 MAX_MEMBERS_SHOWN = 6
 
 
@@ -88,8 +95,8 @@ def _duplicate_section(groups: np.ndarray, splits: np.ndarray, ids, labels, max_
     return section
 
 
-def _interval_overlaps(intervals, splits: np.ndarray, ids, labels, max_examples: int) -> dict:
-    """Clusters of overlapping intervals (chained overlaps on one chromosome) that hold two or more splits."""
+def _interval_clusters(intervals) -> tuple[pd.DataFrame, np.ndarray]:
+    """The intervals as a frame, and a cluster id per interval (chained overlaps on one chromosome)."""
     frame = pd.DataFrame({"chrom": np.asarray(intervals["chrom"]).astype(str),
                           "start": np.asarray(intervals["start"], dtype=np.int64),
                           "end": np.asarray(intervals["end"], dtype=np.int64)})
@@ -99,6 +106,12 @@ def _interval_overlaps(intervals, splits: np.ndarray, ids, labels, max_examples:
     new_cluster = (ordered["chrom"] != ordered["chrom"].shift(1)) | (ordered["start"] >= reach)
     clusters = np.empty(len(frame), dtype=np.int64)
     clusters[order] = np.cumsum(new_cluster.to_numpy()) - 1
+    return frame, clusters
+
+
+def _interval_overlaps(intervals, splits: np.ndarray, ids, labels, max_examples: int) -> dict:
+    """Clusters of overlapping intervals (chained overlaps on one chromosome) that hold two or more splits."""
+    frame, clusters = _interval_clusters(intervals)
     spanning = _spanning_groups(clusters, splits)
     in_spanning = np.isin(clusters, spanning)
     extra = {"chrom": frame["chrom"].to_numpy(), "start": frame["start"].to_numpy(), "end": frame["end"].to_numpy()}
@@ -150,6 +163,7 @@ def _corpus_overlap(test_codes: np.ndarray, test_ids, other_codes: np.ndarray, k
     contained = containment >= threshold
     worst = np.argsort(-containment, kind="stable")[:max_examples]
     section.update({
+        "leaked": contained | identical,
         "sketch_scale": scale,
         "test_records_contained": int(contained.sum()),
         "mean_containment": float(containment.mean()) if len(containment) else 0.0,
@@ -230,7 +244,57 @@ def leakage_report(ids, codes: np.ndarray, labels, splits, intervals=None, other
         test = splits == "test"
         report["corpus_overlap"] = _corpus_overlap(codes[test], ids[test], other_codes, corpus_k, near_threshold,
                                                    max_examples)
+    corpus_leaked = np.zeros(len(ids), dtype=bool)
+    if report["corpus_overlap"] is not None:
+        corpus_leaked[splits == "test"] = report["corpus_overlap"].pop("leaked")
+    kinds = {"exact_duplicates": _with_partner(exact, splits), "reverse_complement_duplicates":
+             _with_partner(canonical, splits), "near_duplicates": _with_partner(similar, splits),
+             "interval_overlaps": (_with_partner(_interval_clusters(intervals)[1], splits) if intervals is not None
+                                   else np.zeros(len(ids), dtype=bool)),
+             "corpus_overlap": corpus_leaked}
+    report["leaked_test_records"] = leaked_test_records(ids, kinds)
     return report
+
+
+def _with_partner(groups: np.ndarray, splits: np.ndarray) -> np.ndarray:
+    """(N,) bool: test records whose group holds a training or validation record."""
+    seen = np.unique(groups[splits != "test"])
+    return (splits == "test") & np.isin(groups, seen)
+
+
+def leaked_test_records(ids: np.ndarray, kinds: dict[str, np.ndarray]) -> dict:
+    """``count`` of test records some kind flags, ``by_kind`` (each record counted under the first kind of
+    ``LEAK_KINDS`` that flags it, so the counts add up to ``count``) and their ``ids`` in data order."""
+    leaked = np.zeros(len(ids), dtype=bool)
+    by_kind = {}
+    for kind in LEAK_KINDS:
+        new = kinds[kind] & ~leaked
+        by_kind[kind] = int(new.sum())
+        leaked |= new
+    return {"count": int(leaked.sum()), "by_kind": by_kind, "ids": [str(i) for i in ids[leaked]]}
+
+
+def leaked_ids(report: dict) -> set[str]:
+    """The ids of the leaked test records of a leakage report (empty for a report written before they were listed)."""
+    return set((report.get("leaked_test_records") or {}).get("ids", []))
+
+
+def leakage_sentence(report: dict) -> str | None:
+    """The verdict's first sentence when test records leak: how many, of which kind; None when none do."""
+    leaked = report.get("leaked_test_records") or {}
+    if not leaked.get("count"):
+        return None
+    names = {"exact_duplicates": "identical to", "reverse_complement_duplicates": "the reverse complement of",
+             "near_duplicates": "nearly identical to (k-mer similarity)", "interval_overlaps": "overlapping"}
+    kinds = "; ".join(f"{n} {names[kind]} a training or validation record" if kind in names else
+                      f"{n} found in the pretraining corpus" for kind, n in leaked["by_kind"].items() if n)
+    n_test = (report.get("split_sizes") or {}).get("test")
+    of = f" of {n_test}" if n_test else ""
+    action = ("they were dropped before scoring (leakage.policy: exclude), so every metric is on the rest"
+              if report.get("policy") == "exclude" else
+              "every model is also scored without them (eval_subset deduplicated); trust those rows, or set "
+              "leakage.policy: exclude")
+    return f"LEAKAGE: {leaked['count']}{of} test records leak ({kinds}); {action}."
 
 
 def leakage_findings(report: dict) -> list[str]:
@@ -277,3 +341,19 @@ def check_leakage(report: dict, policy: str = "warn", source: str = "split") -> 
     for finding in findings:
         log.warning("%s: leakage: %s", source, finding)
     return findings
+
+
+def deduplicated_record(record: dict, predictions, leaked: set[str]) -> dict:
+    """A run's metrics.json record rescored from its ``predictions.tsv`` without the ``leaked`` test ids, at the
+    run's own decision threshold; ``n_test`` counts the records left. With nothing to drop, the record as it is."""
+    from .metrics import METRIC_NAMES, classification_metrics
+    from .report import read_predictions
+
+    ids, truth, probabilities, classes, _ = read_predictions(predictions, [str(c) for c in record["classes"]])
+    keep = ~np.isin(ids.astype(str), list(leaked))
+    if keep.all():
+        return dict(record)
+    threshold = (record.get("decision") or {}).get("threshold")
+    scores = classification_metrics(truth[keep], probabilities[keep], len(classes), threshold)
+    return {**record, **{name: scores[name] for name in METRIC_NAMES}, "confusion_matrix": scores["confusion_matrix"],
+            "n_test": int(keep.sum())}

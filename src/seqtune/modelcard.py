@@ -41,7 +41,7 @@ def _over_seeds(metrics: dict, model: str, train_size: int) -> dict | None:
 def _gain(metrics: dict, model: str, train_size: int) -> dict | None:
     for row in metrics.get("transfer_gain", []):
         if row.get("model") == model and int(row.get("train_size", -1)) == train_size and \
-                row.get("reference", "scratch") == "scratch":
+                row.get("reference", "scratch") == "scratch" and row.get("eval_subset", "all") == "all":
             return {key: row.get(key) for key in ("reference", "metric", "n_seeds", "mean_gain", "sd_gain", "ci_low",
                                                   "ci_high", "p_value")}
     return None

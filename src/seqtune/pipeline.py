@@ -252,7 +252,7 @@ def leakage(codes: str, manifest: str, output: str, corpus_codes: list[str] = ()
     report = {"dataset": str(Path(codes).parent), "manifest": str(manifest), "policy": policy,
               "findings": findings, "clean": not findings, "corpora": used, **report}
     write_json(output, report)
-    log.info("leakage report %s: %s", output, "; ".join(findings) or "no leakage found")
+    log.info("leakage report %s (policy %s): %s", output, policy, "; ".join(findings) or "no leakage found")
     return report
 
 
@@ -468,10 +468,11 @@ def _check_classes(data, targets, parts, manifest) -> None:
 # ------------------------------------------------------------------------------------------------------- evaluation
 def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics: str, run: dict,
              rc_average: bool = False, threads: int = 1, gpus: int = 0, batch_size: int = 512,
-             decision_threshold: str = "validation") -> None:
+             decision_threshold: str = "validation", exclude_leaked: str | None = None) -> None:
     """Score a fine-tuned model on the test split: predictions TSV and metrics JSON. The decision rule
     (``decision_threshold``, see :func:`seqtune.metrics.decision_rule`) is chosen on the validation split, predicted
-    as the test split is (``rc_average`` alike)."""
+    as the test split is (``rc_average`` alike). ``exclude_leaked``: a leakage report whose leaked test records are
+    dropped before scoring (``leakage.policy: exclude``)."""
     import torch
 
     from .train import configure_torch, prediction_module, predict_proba, select_device
@@ -492,20 +493,25 @@ def evaluate(codes: str, manifest: str, weights: str, predictions: str, metrics:
         probabilities[part] = predict_proba(module, part_codes, False, batch_size, rc_average=rc_average)
     write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
         **run, "best_epoch": sidecar["validation"]["best_epoch"],
-        "provenance": provenance({"codes": codes, "manifest": manifest, "weights": weights},
+        "provenance": provenance({"codes": codes, "manifest": manifest, "weights": weights,
+                                  "exclude_leaked": exclude_leaked},
                                  {"step": "evaluate", "run": run, "rc_average": rc_average,
                                   "decision_threshold": decision_threshold},
-                                 {"seed": int(run.get("seed", 0))}, device)}, decision_threshold)
+                                 {"seed": int(run.get("seed", 0))}, device)}, decision_threshold, exclude_leaked)
     write_cost(metrics, sidecar.get("cost") or {})
 
 
 def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: dict, predictions: str, metrics: str,
-                                  run: dict, decision_threshold: str = "validation") -> dict:
+                                  run: dict, decision_threshold: str = "validation",
+                                  exclude_leaked: str | None = None) -> dict:
     """The one place test predictions become ``predictions.tsv`` and ``metrics.json`` (models and baselines alike).
 
     ``probabilities``: ``validation`` and ``test`` (N, K) in the manifest's order (``assignment``). The decision rule
     is chosen on the validation probabilities (:func:`seqtune.metrics.decision_rule`), recorded in metrics.json as
-    ``decision``, and gives the test split's ``predicted_label`` and its accuracy, balanced accuracy, F1 and MCC."""
+    ``decision``, and gives the test split's ``predicted_label`` and its accuracy, balanced accuracy, F1 and MCC.
+    ``exclude_leaked``: a leakage report (``leakage.json``); its leaked test records are left out of the predictions
+    and every score, and metrics.json counts them as ``excluded_test_records``."""
+    from .leakage import leaked_ids
     from .metrics import classification_metrics, decide, decision_rule
 
     targets = data.targets()
@@ -513,6 +519,16 @@ def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: d
     classes = data.classes
     decision = decision_rule(decision_threshold, targets[assignment == "validation"], probabilities["validation"])
     test_probabilities = probabilities["test"]
+    excluded = 0
+    if exclude_leaked:
+        keep = ~np.isin(data.ids[test].astype(str), list(leaked_ids(read_json(exclude_leaked))))
+        excluded = int((~keep).sum())
+        test, test_probabilities = test[keep], test_probabilities[keep]
+        log.info("left out %d leaked test record(s) of %s before scoring; %d remain", excluded, exclude_leaked,
+                 test.size)
+        if test.size == 0:
+            raise SeqtuneError(f"every test record is leaked ({exclude_leaked}); nothing is left to score. Split by "
+                               "similarity groups (split.method: similarity) or remove the duplicates")
     frame = pd.DataFrame({"id": data.ids[test], "true_label": np.asarray(classes)[targets[test]],
                           "predicted_label": np.asarray(classes)[decide(test_probabilities, decision["threshold"])]})
     for index, label in enumerate(classes):
@@ -521,7 +537,8 @@ def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: d
     scores = classification_metrics(targets[test], test_probabilities, len(classes), decision["threshold"])
     run = dict(run)
     trace = run.pop("provenance", None)  # last in the file, after the scores
-    result = {**run, "n_test": int(test.size), "classes": classes, **scores, "decision": decision}
+    result = {**run, "n_test": int(test.size), "classes": classes, **scores, "decision": decision,
+              "excluded_test_records": excluded}
     if trace is not None:
         result["provenance"] = trace
     write_json(metrics, result)
@@ -531,10 +548,12 @@ def write_predictions_and_metrics(data, assignment: np.ndarray, probabilities: d
 
 
 def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: str, train_size: int, seed: int,
-             run: dict, k: int = 3, decision_threshold: str = "validation", tuned: dict | None = None) -> None:
+             run: dict, k: int = 3, decision_threshold: str = "validation", exclude_leaked: str | None = None,
+             tuned: dict | None = None) -> None:
     """Fit a scikit-learn baseline on the same training subset a deep run would use, and score it on the test split
-    (with the decision rule the deep runs use, chosen on the validation split). ``tuned``: the chosen parameters of
-    this baseline's search; its C replaces the validation grid."""
+    (with the decision rule the deep runs use, chosen on the validation split; ``exclude_leaked`` as in
+    :func:`evaluate`). ``tuned``: the chosen parameters of this baseline's search; its C replaces the validation
+    grid."""
     from .baselines import BASELINES, features, fit_logistic
     from .split import training_subset
     from .seeds import derive_seed
@@ -569,10 +588,11 @@ def baseline(codes: str, manifest: str, predictions: str, metrics: str, kind: st
         probabilities[part][:, model.classes_] = model.predict_proba(x[part])
     write_predictions_and_metrics(data, assignment, probabilities, predictions, metrics, {
         **run, "regularisation_C": c, "kmer_k": k if kind == "kmer_logreg" else None, **_tuning_entry(tuned),
-        "provenance": provenance({"codes": codes, "manifest": manifest},
+        "provenance": provenance({"codes": codes, "manifest": manifest, "exclude_leaked": exclude_leaked},
                                  {"step": "baseline", "kind": kind, "k": k if kind == "kmer_logreg" else None,
                                   "train_size": train_size, "run": run, "decision_threshold": decision_threshold},
-                                 {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")}, decision_threshold)
+                                 {"seed": seed, "subset": derive_seed(seed, "subset")}, "cpu")}, decision_threshold,
+        exclude_leaked)
     write_cost(metrics, cost)
 
 

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .io import sha256_file
+from .reproducibility import cpu_settings
 
 FORMAT = "seqtune-provenance/1"
 PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "scipy", "pyjaspar", "pyfaidx", "safetensors", "snakemake")
@@ -63,6 +64,8 @@ def provenance(inputs: dict[str, str | Path | None], settings: dict, seeds: dict
     ``inputs``: name -> file (None entries are left out), recorded with its path as given and its SHA-256.
     ``settings``: the configuration the step ran with (the config section relevant to it), recorded with
     ``settings_sha256``, the hash of its canonical JSON. No clock, no host name: reruns give identical records.
+    ``cpu``: the kernels' instruction-set level and threads (``reproducibility.cpu_settings``), the same on one
+    machine, and on any machine under ``reproducibility: portable``.
     """
     return {
         "format": FORMAT,
@@ -73,6 +76,7 @@ def provenance(inputs: dict[str, str | Path | None], settings: dict, seeds: dict
         "versions": package_versions(),
         "git_commit": git_commit(),
         "device": str(device),
+        "cpu": cpu_settings(),
     }
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from .errors import SeqtuneError
 from .io import atomic_open, atomic_path, finite_json, read_json, read_tsv, write_json, write_tsv
-from .stats import bootstrap_over_test_examples, run_label, runs_table, summarise, transfer_gain, verdict
+from .stats import (bootstrap_over_test_examples, on_subset, run_label, runs_table, summarise, transfer_gain_by_subset,
+                    verdict)
 
 log = logging.getLogger("seqtune")
 
@@ -24,7 +25,7 @@ log = logging.getLogger("seqtune")
 def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gain_tsv: str,
               metric: str = "auroc", bootstrap_resamples: int = 1000, seed: int = 0,
               negative_controls: list[str] | tuple[str, ...] = (), tuning: list[str] = (),
-              permutation: list[str] = (), shortcut: str | None = None) -> list[dict]:
+              permutation: list[str] = (), shortcut: str | None = None, leakage: str | None = None) -> list[dict]:
     """Collect every run's metrics.json into one TSV, a JSON with summaries and the verdict, and the gain table;
     returns the runs' records (for ``provenance.results_provenance``, without reading them twice).
 
@@ -32,31 +33,46 @@ def aggregate(metrics_files: list[str], metrics_tsv: str, metrics_json: str, gai
     summary and gain table get percentile intervals over resampled test examples
     (see ``stats.bootstrap_over_test_examples``). ``negative_controls`` names the pretrained models whose corpus
     shares nothing with the target (``pretrain.models.<name>.negative_control``); the verdict checks them.
+
+    Every run has two rows (``eval_subset``): ``all`` its test metrics as evaluated, ``deduplicated`` rescored from its
+    predictions without the test records ``leakage`` (the split's leakage report) lists as leaked; the same when
+    none leak or no report is given. The gain table has both; summaries, bootstrap and verdict read ``all``.
     """
+    from .leakage import deduplicated_record, leaked_ids
+
     records = [read_json(path) for path in metrics_files]
-    runs = runs_table([{**record, "cost": _cost(path)} for record, path in zip(records, metrics_files)])
-    summary = summarise(runs)
-    gains = transfer_gain(runs, metric)
+    report_ = read_json(leakage) if leakage else None
+    leaked = leaked_ids(report_) if report_ else set()
+    rows = []
+    for record, path in zip(records, metrics_files):
+        cost = _cost(path)
+        rows.append({**record, "eval_subset": "all", "cost": cost})
+        rows.append({**deduplicated_record(record, Path(path).with_name("predictions.tsv"), leaked),
+                     "eval_subset": "deduplicated", "cost": cost})
+    runs = runs_table(rows)
+    full, deduplicated = on_subset(runs, "all"), on_subset(runs, "deduplicated")
+    summary = summarise(full)
+    gains = transfer_gain_by_subset(runs, metric)
     if bootstrap_resamples > 0:
-        levels, gain_intervals = bootstrap_over_test_examples(runs, _test_predictions(metrics_files, records),
+        levels, gain_intervals = bootstrap_over_test_examples(full, _test_predictions(metrics_files, records),
                                                               metric, bootstrap_resamples, seed)
         summary = summary.merge(levels, on=["model", "train_size"], how="left")
-        # the bootstrap pairs each model with scratch: its intervals belong to the rows against scratch
-        gains = gains.merge(gain_intervals.assign(reference="scratch"), on=["model", "train_size", "reference"],
-                            how="left")
+        # the bootstrap pairs each model with scratch on all test records: its intervals belong to those rows
+        gains = gains.merge(gain_intervals.assign(reference="scratch", eval_subset="all"),
+                            on=["model", "train_size", "reference", "eval_subset"], how="left")
     result = {
         "primary_metric": metric,
         "runs": runs.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
         "transfer_gain": gains.to_dict(orient="records"),
-        "verdict": verdict(runs, summary, metric, negative_controls),
+        "verdict": verdict(full, summary, metric, negative_controls, report_, deduplicated),
     }
     if permutation or shortcut:  # controls that can conclude (seqtune.controls)
         from .controls import permutation_check, shortcut_check
 
         sentences = result["verdict"]["sentences"]
         if permutation:
-            check = permutation_check([read_json(path) for path in permutation], runs)
+            check = permutation_check([read_json(path) for path in permutation], full)
             result["verdict"]["permutation_control"] = check
             sentences.append(check["sentence"])
         if shortcut:
@@ -372,6 +388,25 @@ def _one_class_runs(predictions: dict) -> str:
             "compare models on the ranking metrics.</p>")
 
 
+def _deduplicated_section(leak: str | None, runs: pd.DataFrame, gains: pd.DataFrame, metric: str) -> tuple[str, str]:
+    """The leakage warning above the verdict (empty when no test record leaks), and the summary and gain over
+    scratch of every model on the test records left without the leaked ones (``eval_subset`` deduplicated)."""
+    warning = f'<p class="warn">{html.escape(leak)}</p>' if leak else ""
+    clean = on_subset(runs, "deduplicated") if "eval_subset" in runs.columns else pd.DataFrame()
+    if clean.empty:
+        return warning, ""
+    summary = summarise(clean)
+    n_test = sorted({int(n) for n in clean["n_test"].dropna()}) if "n_test" in clean.columns else []
+    table = summary[["model", "train_size", "n_seeds", f"{metric}_mean", f"{metric}_sd", f"{metric}_ci_low",
+                     f"{metric}_ci_high"]]
+    clean_gains = gains[gains["eval_subset"] == "deduplicated"] if "eval_subset" in gains.columns else gains.iloc[:0]
+    return warning, (f'<h3 id="deduplicated">Without leaked test records (eval_subset deduplicated)</h3><p>Every run '
+                     f"rescored on the {', '.join(map(str, n_test)) or '?'} test records that no training or "
+                     "validation record (nor the pretraining corpus) duplicates or nearly duplicates, at its own "
+                     "decision threshold (identical to the rows above when none leak).</p>"
+                     + _table(table) + _table(clean_gains))
+
+
 def _leakage_section(leakage: str | None) -> str:
     if not leakage or not Path(leakage).exists():
         return "<p>No leakage report for this run.</p>"
@@ -406,9 +441,11 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     from . import __version__
 
     results = Path(metrics_tsv).parent
-    runs = read_tsv(metrics_tsv, dtype={"n_test": "Int64", "best_epoch": "Int64"})
+    every_row = read_tsv(metrics_tsv, dtype={"n_test": "Int64", "best_epoch": "Int64"})
+    runs = on_subset(every_row, "all")  # one row per run; the deduplicated rows get their own table below
     result = read_json(metrics_json)
-    gains = read_tsv(gain_tsv)
+    every_gain = read_tsv(gain_tsv)
+    gains = on_subset(every_gain, "all")
     split = read_json(split_summary)
     metric = result["primary_metric"]
     summary = pd.DataFrame(result["summary"])
@@ -456,6 +493,8 @@ def report(metrics_tsv: str, metrics_json: str, gain_tsv: str, split_summary: st
     devices = sorted({str((read_json(path).get("provenance") or {}).get("device"))
                       for path in _run_files(results, runs, "evaluate", "metrics.json").values()} - {"None"})
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in result["verdict"]["sentences"])
+    leak_warning, deduplicated_html = _deduplicated_section(result["verdict"].get("leakage"), every_row, every_gain,
+                                                            metric)
     control = result["verdict"].get("shuffled_label_control")
     warning = ""
     status = control and (control.get("status") or ("passed" if control.get("at_chance") else "failed"))
@@ -493,6 +532,7 @@ nav a {{ margin-right: 1em; }}
 <nav><a href="#verdict">Verdict</a><a href="#curves">Learning curves</a><a href="#gain">Gain</a>
 <a href="#runs">Per-run curves</a><a href="#training">Training</a><a href="#calibration">Calibration</a>
 <a href="#interpretation">Interpretation</a><a href="#data">Data</a><a href="#run">Run</a></nav>
+{leak_warning}
 <div class="verdict" id="verdict"><h2>Verdict ({html.escape(metric)}, paired over seeds)</h2><ul>{sentences}</ul></div>
 {warning}
 <h2 id="curves">Learning curves</h2>
@@ -513,6 +553,7 @@ seeds, the paired t-test's p-value and effect size (d<sub>z</sub>); <code>boot_c
 the gain's interval over resampled test examples (one resample shared by both models, so it stays paired).</p>
 {gain_plot}
 {_table(gains)}
+{deduplicated_html}
 {cost_html}
 <h2 id="runs">ROC, precision-recall and confusion matrices</h2>
 <p>At the smallest and the largest train size. ROC and precision-recall curves are the mean of the seeds' curves
@@ -536,7 +577,7 @@ the squared error summed over the classes (0 to 2; with two classes, twice sciki
 <h3>Leakage</h3>
 {_leakage_section(leakage)}
 <h2>Every run</h2>
-{_table(runs)}
+{_table(every_row)}
 <h2 id="run">Run</h2>
 <p>Devices of the evaluations (from each run's provenance): {html.escape(", ".join(devices) or "not recorded")};
 each training log names its own device. Seeds: config seed and run seeds {seeds}. Per stage: jobs and their summed

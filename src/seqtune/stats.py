@@ -32,6 +32,8 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(records)
     frame["model"] = [run_label(p, s) for p, s in zip(frame["pretrained"], frame["strategy"])]
     identity = ["model", "strategy", "pretrained", "train_size", "seed"]
+    if "eval_subset" in frame.columns:  # all test records, or without the leaked ones (seqtune.leakage)
+        identity.append("eval_subset")
     if "decision" in frame.columns:  # the cut behind accuracy ... MCC (empty: the most probable class)
         frame["decision_threshold"] = [decision.get("threshold") if isinstance(decision, dict) else None
                                        for decision in frame["decision"]]
@@ -46,7 +48,27 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     for column in ("n_test", "best_epoch"):  # whole numbers, missing for baselines (no epochs)
         if column in frame.columns:
             frame[column] = frame[column].astype("Int64")
-    return frame[columns].sort_values(["model", "train_size", "seed"]).reset_index(drop=True)
+    order = ["model", "train_size", "seed"] + (["eval_subset"] if "eval_subset" in frame.columns else [])
+    return frame[columns].sort_values(order).reset_index(drop=True)
+
+
+def on_subset(frame: pd.DataFrame, subset: str = "all") -> pd.DataFrame:
+    """The rows of one ``eval_subset`` (all of them for a table written before the column existed)."""
+    if "eval_subset" not in frame.columns:
+        return frame
+    return frame[frame["eval_subset"] == subset].reset_index(drop=True)
+
+
+def transfer_gain_by_subset(runs: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """:func:`transfer_gain` on each ``eval_subset`` of ``runs``, with an ``eval_subset`` column after ``reference``."""
+    if "eval_subset" not in runs.columns:
+        return transfer_gain(runs, metric)
+    parts = []
+    for subset in sorted(runs["eval_subset"].unique()):
+        gains = transfer_gain(on_subset(runs, subset), metric)
+        gains.insert(2, "eval_subset", subset)
+        parts.append(gains)
+    return pd.concat(parts, ignore_index=True)
 
 
 def mean_ci(values, confidence: float = 0.95) -> dict:
@@ -135,15 +157,23 @@ def cost_summary(runs: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
-            negative_controls: tuple[str, ...] | list[str] = ()) -> dict:
+            negative_controls: tuple[str, ...] | list[str] = (), leakage: dict | None = None,
+            deduplicated: pd.DataFrame | None = None) -> dict:
     """Per train size: the best deep model against scratch and against the best baseline; the shuffled-label check
     (``_shuffled_check``); each negative control's check; and plain sentences saying what they mean.
 
     ``negative_controls``: pretrained models whose corpus shares nothing with the target. They never count as the
-    best model; instead each gets its own check (below).
+    best model; instead each gets its own check (below). ``leakage``: the split's leakage report; when test records
+    leak, the first sentence says how many and of which kind, and with ``deduplicated`` (the runs scored without
+    them, ``eval_subset`` deduplicated) each train size's best model is compared with scratch on those too.
     """
+    from .leakage import leakage_sentence
+
     per_size = []
     sentences = []
+    leak = leakage_sentence(leakage) if leakage else None
+    if leak:
+        sentences.append(leak)
     deep = summary[~summary["strategy"].isin(DEEP_EXCLUDED) & ~summary["pretrained"].isin(list(negative_controls))]
     baselines = summary[summary["strategy"].isin(BASELINE_STRATEGIES)]
     for size in sorted(summary["train_size"].unique()):
@@ -163,6 +193,13 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
             entry["vs_baseline"] = paired_difference(runs, best, best_baseline, size, metric)
         per_size.append(entry)
         sentences.append(_sentence(entry, metric))
+        if leak and deduplicated is not None and leakage.get("policy") != "exclude":
+            clean = paired_difference(deduplicated, best, "scratch", size, metric)
+            entry["vs_scratch_deduplicated"] = clean
+            n_clean = deduplicated.loc[deduplicated["train_size"] == size, "n_test"]
+            sentences.append(f"At {int(size)} training examples without the leaked test records "
+                             f"({int(n_clean.iloc[0]) if len(n_clean) else '?'} left), {best} minus scratch: "
+                             f"{metric} {_describe(clean)}.")
     architecture = _architecture_checks(runs, deep, metric)
     sentences += [check["sentence"] for check in architecture]
     control = _shuffled_check(runs)
@@ -171,7 +208,7 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame, metric: str = "auroc",
     checks = [_negative_control_check(runs, summary, name, metric) for name in negative_controls]
     checks = [check for check in checks if check]
     sentences += [check["sentence"] for check in checks]
-    return {"metric": metric, "per_train_size": per_size, "shuffled_label_control": control,
+    return {"metric": metric, "leakage": leak, "per_train_size": per_size, "shuffled_label_control": control,
             "negative_controls": checks, "pretraining_vs_architecture": architecture, "sentences": sentences}
 
 

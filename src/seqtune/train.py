@@ -89,10 +89,14 @@ class TrainSettings:
 def configure_torch(threads: int | None, seed: int) -> None:
     """The rule's thread count, and every RNG seeded.
 
-    On the CPU, seqtune's operations are deterministic for a fixed thread count. CUDA needs deterministic kernels
+    On the CPU, seqtune's operations are deterministic for a fixed thread count (one under
+    ``reproducibility: portable``, see ``seqtune.reproducibility``). CUDA needs deterministic kernels
     switched on, which ``select_device`` does when it picks a GPU (``torch.use_deterministic_algorithms`` costs
     seconds of imports, so CPU jobs skip it).
     """
+    from .reproducibility import threads as pinned_threads
+
+    threads = pinned_threads(threads)
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)

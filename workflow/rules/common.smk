@@ -247,6 +247,18 @@ def get_leakage_args():
     ]
 
 
+def get_excluded_leakage():
+    """The leakage report evaluation drops the leaked test records of (leakage.policy: exclude); none otherwise."""
+    if config["leakage"]["policy"] == "exclude":
+        return f"{R}/split/{TARGET}/leakage.json"
+    return []
+
+
+def get_exclude_arg(wildcards, input):
+    """--exclude-leaked from the rule's input (input paths only: see get_pretrained_arg)."""
+    return [f"--exclude-leaked={input.leakage}"] if input.get("leakage") else []
+
+
 def get_corpus_args(wildcards, input):
     """Each pretraining corpus with its manifest, from the rule's input (input paths only: see get_pretrained_arg)."""
     args = []

@@ -44,7 +44,9 @@ rule shortcut_control:
     params:
         seed=derive_seed(config["seed"], "shortcut"),
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
+        reproducibility=config["reproducibility"],
     shell:
         "seqtune shortcut-control --codes {input.codes:q} --manifest {input.manifest:q} --output {output:q}"
         " --seed {params.seed} {params.rc_average} --threads {threads} --gpus {resources.gpu}"
+        " --reproducibility {params.reproducibility:q}"
         " {input.weights:q} 2> {log:q}"

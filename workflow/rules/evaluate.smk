@@ -3,6 +3,7 @@ rule evaluate:
         codes=f"{R}/data/{TARGET}/codes.npy",
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
         weights=f"{run_dir('finetune')}/model.safetensors",
+        leakage=get_excluded_leakage(),
     output:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
@@ -21,14 +22,16 @@ rule evaluate:
         runtime=run_resource("runtime", 30),
         gpu=run_resource("gpu", 0),
     params:
+        reproducibility=config["reproducibility"],
         run=get_run_identity,
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
         decision=config["evaluation"]["decision_threshold"],
+        exclude=get_exclude_arg,
     shell:
         "seqtune evaluate --codes {input.codes:q} --manifest {input.manifest:q} --weights {input.weights:q}"
         " --predictions {output.predictions:q} --metrics {output.metrics:q} --run {params.run:q}"
-        " --decision-threshold {params.decision:q} {params.rc_average} --threads {threads}"
-        " --gpus {resources.gpu} 2> {log:q}"
+        " --decision-threshold {params.decision:q} {params.rc_average} {params.exclude:q} --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu} 2> {log:q}"
 
 
 rule baseline:
@@ -36,6 +39,7 @@ rule baseline:
         codes=f"{R}/data/{TARGET}/codes.npy",
         manifest=f"{R}/split/{TARGET}/manifest.tsv",
         tuned=get_tuned_params,
+        leakage=get_excluded_leakage(),
     output:
         predictions=f"{run_dir('evaluate')}/predictions.tsv",
         metrics=f"{run_dir('evaluate')}/metrics.json",
@@ -59,8 +63,9 @@ rule baseline:
         seed=lambda wildcards: derive_seed(config["seed"], "run", wildcards.seed),
         decision=config["evaluation"]["decision_threshold"],
         tuned=get_tuned_arg,
+        exclude=get_exclude_arg,
     shell:
         "seqtune baseline --codes {input.codes:q} --manifest {input.manifest:q}"
         " --predictions {output.predictions:q} --metrics {output.metrics:q} --kind {wildcards.strategy:q}"
         " --k {params.k} --train-size {wildcards.train_size} --seed {params.seed} --run {params.run:q}"
-        " --decision-threshold {params.decision:q} {params.tuned:q} 2> {log:q}"
+        " --decision-threshold {params.decision:q} {params.tuned:q} {params.exclude:q} 2> {log:q}"

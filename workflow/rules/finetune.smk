@@ -24,6 +24,7 @@ rule finetune:
         runtime=run_resource("runtime", 60),
         gpu=run_resource("gpu", 0),
     params:
+        reproducibility=config["reproducibility"],
         args=get_finetune_args,
         pretrained=get_pretrained_arg,
         checkpointing=get_finetune_checkpointing,
@@ -34,4 +35,5 @@ rule finetune:
         "seqtune finetune --codes {input.codes:q} --manifest {input.manifest:q}"
         " --weights {output.weights:q} --history {output.history:q} --train-ids {output.train_ids:q}"
         " {params.args:q} {params.pretrained:q} {params.checkpointing:q} {params.embeddings:q}"
-        " {params.huggingface:q} {params.tuned:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.huggingface:q} {params.tuned:q} --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu} 2> {log:q}"

@@ -47,7 +47,9 @@ rule embed:
         runtime=run_resource("runtime", 60),
         gpu=run_resource("gpu", 0),
     params:
+        reproducibility=config["reproducibility"],
         batch_size=get_embed_batch_size,
     shell:
         "seqtune embed --base {input.base:q} --codes {input.codes:q} --output {output.embeddings:q}"
-        " --batch-size {params.batch_size} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --batch-size {params.batch_size} --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu} 2> {log:q}"

@@ -33,12 +33,14 @@ rule interpret:
         runtime=run_resource("runtime", 30),
         gpu=run_resource("gpu", 0),
     params:
+        reproducibility=config["reproducibility"],
         run=get_run_identity,
         args=get_interpret_args(),
     shell:
         "seqtune interpret --weights {input.weights:q} --codes {input.codes:q} --manifest {input.manifest:q}"
         " --sites {input.sites:q} --scores {output.scores:q} --summary {output.summary:q} --plot {output.plot:q}"
-        " --run {params.run:q} {params.args:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " --run {params.run:q} {params.args:q} --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu} 2> {log:q}"
 
 
 rule interpretation_summary:

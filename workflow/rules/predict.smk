@@ -13,9 +13,11 @@ rule predict:
         runtime=30,
         gpu=0,
     params:
+        reproducibility=config["reproducibility"],
         spec=get_predict_spec,
         rc_average="--rc-average" if config["evaluation"]["rc_average"] else "",
     shell:
         "seqtune predict --weights {input.weights:q} --input-spec {params.spec:q} --output {output:q}"
-        " --decision-from {input.decision:q} {params.rc_average} --threads {threads} --gpus {resources.gpu}"
+        " --decision-from {input.decision:q} {params.rc_average} --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu}"
         " 2> {log:q}"

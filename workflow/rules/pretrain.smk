@@ -24,6 +24,7 @@ rule pretrain:
         runtime=120,
         gpu=0,
     params:
+        reproducibility=config["reproducibility"],
         model=json.dumps(config["model"], sort_keys=True),
         training=json.dumps(
             without_checkpointing(config["pretrain"].get("training", {})),
@@ -40,5 +41,6 @@ rule pretrain:
         " --weights {output.weights:q} --history {output.history:q}"
         " --model {params.model:q} --training {params.training:q} {params.checkpointing:q}"
         " --seed {params.seed} {params.objective:q}"
-        " --threads {threads} --gpus {resources.gpu} --nproc {params.processes}"
+        " --threads {threads}"
+        " --reproducibility {params.reproducibility:q} --gpus {resources.gpu} --nproc {params.processes}"
         " 2> {log:q}"

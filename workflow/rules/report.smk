@@ -41,7 +41,7 @@ rule aggregate:
         " --metrics-json {output.metrics_json:q} --gain-tsv {output.gain_tsv:q} --metric {params.metric:q}"
         " --bootstrap-resamples {params.resamples} --seed {params.seed}"
         " --negative-controls={params.negative_controls:q} {params.tuning:q} {params.controls:q}"
-        " --provenance {output.provenance:q} --config {input.config:q} 2> {log:q}"
+        " --provenance {output.provenance:q} --config {input.config:q} --leakage {input.leakage:q} 2> {log:q}"
 
 
 rule report:

@@ -27,10 +27,12 @@ rule tune_trial:
         embeddings=get_embeddings_arg,
         huggingface=get_huggingface_args,
         journal=get_study_journal,
+        reproducibility=config["reproducibility"],
     shell:
         "seqtune tune-trial --codes {input.codes:q} --manifest {input.manifest:q} --output {output:q}"
         " --journal {params.journal:q} --slot {wildcards.slot} {params.args:q} {params.pretrained:q}"
-        " {params.embeddings:q} {params.huggingface:q} --threads {threads} --gpus {resources.gpu} 2> {log:q}"
+        " {params.embeddings:q} {params.huggingface:q} --threads {threads} --gpus {resources.gpu}"
+        " --reproducibility {params.reproducibility:q} 2> {log:q}"
 
 
 rule tune_export:

@@ -21,7 +21,8 @@ rule variant_effect:
         gpu=0,
     params:
         args=get_variant_effect_args(),
+        reproducibility=config["reproducibility"],
     shell:
         "seqtune variant-effect --weights {input.weights:q} --vcf {input.vcf:q} --genome {input.genome:q}"
         " --output {output.effects:q} --summary {output.summary:q} {params.args:q} --threads {threads}"
-        " --gpus {resources.gpu} 2> {log:q}"
+        " --gpus {resources.gpu} --reproducibility {params.reproducibility:q} 2> {log:q}"
