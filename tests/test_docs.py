@@ -23,7 +23,7 @@ SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").r
 README_PATH = REPO / "config" / "README.md"
 README = README_PATH.read_text()
 
-TOP_LEVEL = {"seed", "results", "sequence_length", "background"}  # documented under "Top level"
+TOP_LEVEL = {"seed", "results", "sequence_length", "background", "reproducibility"}  # documented under "Top level"
 TRAINING = "Training settings (`pretrain.training`, `finetune.training`, `finetune.strategy_training.*`)"
 DEF_TABLES = {
     "dataset": "`datasets.<name>`",
