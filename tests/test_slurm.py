@@ -182,6 +182,8 @@ def test_workflow_runs_through_slurm(slurm_cluster, tmp_path):
     assert all(job["state"] == "COMPLETED" for job in jobs.values()), {i: j["state"] for i, j in jobs.items()}
     assert Counter(job["rule"] for job in jobs.values()) == remote_rules
     assert {"simulate", "split", "pretrain", "finetune", "evaluate", "baseline"} <= set(remote_rules), remote_rules
+    # The hyperparameter search: every trial slot of every model (scratch, full, kmer_logreg; 2 each) a Slurm job.
+    assert remote_rules["tune_trial"] == 6 and local_rules["tune_export"] == 3, (remote_rules, local_rules)
     # The seconds-long collecting rules run in snakemake itself (`localrule: True`), not through the queue.
     assert {"aggregate", "report", "config_snapshot"} <= set(local_rules) and not {
         "aggregate", "report", "config_snapshot", "model_card", "interpretation_summary"} & set(remote_rules)
@@ -212,6 +214,9 @@ def test_workflow_runs_through_slurm(slurm_cluster, tmp_path):
     ]
     for name in ("metrics.json", "transfer_gain.tsv", "report.html", "config.yaml"):
         assert (tmp_path / "results" / name).stat().st_size > 0, name
+    for study in ("none/scratch", "motifs/full", "none/kmer_logreg"):
+        chosen = json.loads((tmp_path / "results" / "tuning" / study / "n60" / "chosen.json").read_text())
+        assert chosen["budget"] == 2 and chosen["params"], (study, chosen)
 
 
 def test_pretraining_runs_as_two_srun_tasks_like_two_torchrun_processes(slurm_cluster, tmp_path):

@@ -596,8 +596,9 @@ and the seconds spent in training epochs (the rest of a job is start-up, data lo
 
 # The folders under the benchmarks folder that the workflow's rules write (``benchmark:``; a test keeps the two in
 # step). Other folders there belong to other studies (benchmarks/<results>/ when results is not "results").
-BENCHMARKED_STAGES = ("simulate", "ingest", "import_model", "split", "leakage", "pretrain", "embed", "finetune",
-                      "evaluate", "baseline", "interpret", "variant_effect")
+BENCHMARKED_STAGES = ("simulate", "ingest", "import_model", "split", "leakage", "pretrain", "embed", "tune_trial",
+                      "finetune", "evaluate", "baseline", "permutation_control", "shortcut_control", "interpret",
+                      "variant_effect")
 
 
 def _wall_times(results: Path, runs: pd.DataFrame, benchmarks: str | None = None) -> pd.DataFrame:
