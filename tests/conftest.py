@@ -44,3 +44,15 @@ def tiny_run(tmp_path_factory) -> Path:
     shutil.copy(REPO / "tests" / "configs" / "tiny.yaml", workdir / "config.yaml")
     snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2")
     return workdir
+
+
+def simulated_target(folder):
+    """A small motif-grammar target (CTCF AND GATA1, one distractor; 300 x 60 nt) with its split, in ``folder``
+    (data/codes.npy, manifest.tsv, summary.json): the data of the search and control unit tests."""
+    from seqtune import pipeline
+
+    pipeline.simulate(folder / "data", "motif_grammar", 300, 60, [], seed=3, required=["MA0139.2", "MA0035.4"],
+                      distractors=["MA0080.5"])
+    pipeline.split(str(folder / "data" / "codes.npy"), str(folder / "manifest.tsv"), str(folder / "summary.json"),
+                   0.2, 0.3, seed=4)
+    return folder

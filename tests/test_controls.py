@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import simulated_target
 from seqtune import pipeline
 from seqtune.controls import permutation_check, permutation_null, shortcut_check, shortcut_scores
 from seqtune.errors import SeqtuneError
@@ -14,12 +15,7 @@ from seqtune.errors import SeqtuneError
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("controls")
-    pipeline.simulate(folder / "data", "motif_grammar", 300, 60, [], seed=3, required=["MA0139.2", "MA0035.4"],
-                      distractors=["MA0080.5"])
-    pipeline.split(str(folder / "data" / "codes.npy"), str(folder / "manifest.tsv"), str(folder / "summary.json"),
-                   0.2, 0.3, seed=4)
-    return folder
+    return simulated_target(tmp_path_factory.mktemp("controls"))
 
 
 def _null(target, tmp_path, name="null.json", **extra):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, REPO, snakemake
+from conftest import BIN, REPO, simulated_target, snakemake
 from seqtune import pipeline
 from seqtune.split import training_subset
 from seqtune.seeds import derive_seed
@@ -29,12 +29,7 @@ MODEL = {"architecture": "cnn", "channels": 8, "n_blocks": 1}
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("target")
-    pipeline.simulate(folder / "data", "motif_grammar", 300, 60, [], seed=3, required=["MA0139.2", "MA0035.4"],
-                      distractors=["MA0080.5"])
-    pipeline.split(str(folder / "data" / "codes.npy"), str(folder / "manifest.tsv"), str(folder / "summary.json"),
-                   0.2, 0.3, seed=4)
-    return folder
+    return simulated_target(tmp_path_factory.mktemp("target"))
 
 
 def _trial(target, tmp, slot, strategy="kmer_logreg", journal="journal.log", codes=None, **extra):
