@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from conftest import BIN, REPO, simulated_target, snakemake
-from seqtune import pipeline
 from seqtune.split import training_subset
 from seqtune.seeds import derive_seed
 from seqtune.tuning import export_study, model_space, open_study, tune_trial
