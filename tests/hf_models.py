@@ -1,5 +1,6 @@
 """Tiny Hugging Face checkpoints built at test time (random init, saved with save_pretrained; no network): a 2-layer
-BERT-style masked LM with a character tokenizer and a 2-layer ESM-style masked LM with a 6-mer tokenizer."""
+BERT-style masked LM with a character tokenizer, a 2-layer ESM-style masked LM with a 6-mer tokenizer, and a 2-layer
+ConvBERT masked LM with a character tokenizer (the architecture of config/examples/make_foundation_model.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,22 @@ def tiny_esm(folder: Path, k: int = 6, max_positions: int = 64, hidden: int = 32
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
     EsmForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_convbert(folder: Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    import torch
+    from transformers import ConvBertConfig, ConvBertForMaskedLM
+
+    tokenizer = character_tokenizer()
+    config = ConvBertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                            num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                            pad_token_id=tokenizer.pad_token_id, embedding_size=hidden, conv_kernel_size=9,
+                            head_ratio=2)
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    ConvBertForMaskedLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

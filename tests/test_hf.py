@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from hf_models import tiny_bert, tiny_esm, with_remote_code  # noqa: E402
+from hf_models import tiny_bert, tiny_convbert, tiny_esm, with_remote_code  # noqa: E402
 from seqtune import pipeline  # noqa: E402
 from seqtune.errors import SeqtuneError  # noqa: E402
 from seqtune.hf.backbone import check_checkpoint, tokenize_codes  # noqa: E402
@@ -25,7 +25,8 @@ from seqtune.weights import load_model  # noqa: E402
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf")
-    return {"bert": tiny_bert(root / "bert"), "esm": tiny_esm(root / "esm")}
+    return {"bert": tiny_bert(root / "bert"), "esm": tiny_esm(root / "esm"),
+            "convbert": tiny_convbert(root / "convbert")}
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +94,12 @@ def _fit(model, strategy, target, epochs=2):
     return fit(model, *datasets, settings, strategy, seed=1)
 
 
+@pytest.mark.parametrize("architecture", ["bert", "convbert"])
 @pytest.mark.parametrize("strategy", ["lora", "linear_probe"])
-def test_base_weights_stay_bitwise_unchanged(bases, target, strategy):
+def test_base_weights_stay_bitwise_unchanged(bases, target, strategy, architecture):
     """Under lora and linear_probe only the head (and the adapters) train: every base weight is bitwise the same
     after training, and the head did move."""
-    model = build_model(bases["bert"], 2, strategy, lora={"rank": 4, "alpha": 8, "dropout": 0.1})
+    model = build_model(bases[architecture], 2, strategy, lora={"rank": 4, "alpha": 8, "dropout": 0.1})
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     rows, _ = _fit(model, strategy, target)
     after = model.state_dict()
@@ -121,14 +123,15 @@ def test_partial_trains_the_last_layers_only(bases, target):
     assert not any(".layer.0." in name or "embeddings" in name for name in changed)
 
 
+@pytest.mark.parametrize("architecture", ["esm", "convbert"])
 @pytest.mark.parametrize("strategy", ["linear_probe", "lora", "full", "random_init"])
-def test_saved_model_reloads_to_the_same_probabilities(bases, target, tmp_path, strategy):
+def test_saved_model_reloads_to_the_same_probabilities(bases, target, tmp_path, strategy, architecture):
     """finetune writes what STORED says (the head, the adapter, or every weight); load_model rebuilds a model that
     predicts exactly what the evaluation scored."""
     run = tmp_path / strategy
     codes, manifest = str(target / "data" / "codes.npy"), str(target / "split" / "manifest.tsv")
     base_json = tmp_path / "base.json"
-    base_json.write_text(json.dumps(bases["esm"]))
+    base_json.write_text(json.dumps(bases[architecture]))
     pipeline.finetune(codes, manifest, str(run / "model.safetensors"), str(run / "history.tsv"),
                       str(run / "train_ids.tsv"), strategy, 60, 1, {"max_epochs": 2, "batch_size": 16},
                       pretrained=str(base_json), lora={"rank": 4, "alpha": 8, "dropout": 0.0})
@@ -140,7 +143,7 @@ def test_saved_model_reloads_to_the_same_probabilities(bases, target, tmp_path, 
         assert stored == {"head.weight", "head.bias"}
     elif strategy == "lora":
         assert {"head.weight", "head.bias"} < stored and all("lora_" in n or n.startswith("head.") for n in stored)
-    assert sidecar["base"]["sha256"] == bases["esm"]["sha256"] and sidecar["cost"]["total_parameters"] > 0
+    assert sidecar["base"]["sha256"] == bases[architecture]["sha256"] and sidecar["cost"]["total_parameters"] > 0
     pipeline.evaluate(codes, manifest, str(run / "model.safetensors"), str(run / "predictions.tsv"),
                       str(run / "metrics.json"), {"strategy": strategy})
     import pandas as pd
