@@ -345,7 +345,9 @@ def split_argv(codes: Path, manifest: Path, summary: Path) -> list[str]:
 
 
 def predict_argv(tmp_path: Path, input_path: Path, output: Path) -> list[str]:
-    weights = save_pretrained(tmp_path / "model.safetensors", small_model())
+    weights = tmp_path / "model.safetensors"  # a fine-tuned model's (a pretrained one is refused: see the case)
+    save_model(small_model(), weights, {"role": "finetuned", "classes": ["a", "b", "c"], "length": LENGTH,
+                                        "task": "multiclass", "validation": {"best_epoch": 1}})
     return ["predict", "--weights", str(weights), "--input", str(input_path), "--output", str(output)]
 
 
@@ -695,6 +697,58 @@ def case_decision_from_a_broken_metrics_file(tmp_path, target):
     argv = predict_argv(tmp_path, fasta, tmp_path / "out.tsv") + ["--decision-from", str(tmp_path / "metrics.json")]
     return Expect(argv, "metrics.json", "not valid JSON", "rerun the step that writes it", [tmp_path / "out.tsv"])
 
+# ------------------------------------------------- mistakes tried as a new user (issue 23, docs/inputs.md)
+def case_comment_line_above_the_table_header(tmp_path, target):
+    """Was: 'a field beyond the 1 columns of the header', advice about quoting that did not apply."""
+    return table_case(tmp_path, "bad.tsv", "# exported from my pipeline\nid\tsequence\tlabel\n" + table_rows(),
+                      "bad.tsv", "line 1: a comment line ('# exported from my pipeline') above the header",
+                      "delete the comment line(s) above it")
+
+
+def case_fasta_given_as_a_table(tmp_path, target):
+    """Was: 'missing column(s) id, sequence, label; ... Rename the header', the wrong fix for a FASTA file."""
+    return table_case(tmp_path, "bad.fa", GOOD, "bad.fa", "line 1: '>a label=x' is a FASTA header",
+                      "set source: fasta")
+
+
+def case_fasta_named_txt_given_to_predict(tmp_path, target):
+    """predict reads a .txt as a table; a FASTA saved as .txt got the table's missing-column advice."""
+    fasta = tmp_path / "new.txt"
+    fasta.write_text(GOOD)
+    return Expect(predict_argv(tmp_path, fasta, tmp_path / "out.tsv"), "new.txt", "'>a label=x' is a FASTA header",
+                  "name the file .fa or .fasta", [tmp_path / "out.tsv"])
+
+
+def case_predict_with_a_pretrained_model(tmp_path, target):
+    """Was accepted: the pretraining head's classes (motifs) were written as predictions of the new sequences."""
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    weights = save_pretrained(tmp_path / "pre.safetensors", small_model())
+    return Expect(["predict", "--weights", str(weights), "--input", str(fasta), "--output", str(tmp_path / "out.tsv")],
+                  "pre.safetensors", "is a pretrained model (role: pretrained", "give the weights of a fine-tuned model",
+                  [tmp_path / "out.tsv"])
+
+
+def case_bed_interval_in_an_assembly_gap(tmp_path, target):
+    """Was accepted: a window of N only became a labelled training example with no sequence."""
+    genome = tmp_path / "genome.fa"
+    genome.write_text(f">chr1\n{dna(100)}{'N' * 100}{dna(100)}\n")
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t40\t50\tx\nchr1\t145\t155\ty\nchr1\t250\t260\ty\n")
+    return Expect(ingest(tmp_path, {"source": "bed", "path": str(bed), "genome": str(genome)}), "peaks.bed",
+                  "line 2, record 'chr1:145-155(.)': every base of the record is N (the window lies in a run of N",
+                  "remove it from the input", dataset_outputs(tmp_path))
+
+
+def case_weights_given_as_the_run_folder(tmp_path, target):
+    """Was: 'weights file not found' for a folder that exists."""
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    argv = predict_argv(tmp_path, fasta, tmp_path / "out.tsv")
+    argv[argv.index("--weights") + 1] = str(tmp_path)
+    return Expect(argv, str(tmp_path), "is a folder", "give the weights file in it", [tmp_path / "out.tsv"])
+
+
 CASES = {name[len("case_"):]: function for name, function in sorted(globals().items()) if name.startswith("case_")}
 
 
@@ -802,6 +856,11 @@ CONFIG_CASES = [
      "a relative folder inside the working directory"),
     ("results path with ..", edit("results", "results/../../elsewhere"), "results: 'results/../../elsewhere'",
      "not absolute, no '..' part"),
+    ("a seed listed twice", edit("finetune.seeds", [1, 1]), "finetune.seeds: [1, 1] lists a value more than once",
+     "list each value once"),
+    ("YAML yes/no as labels of per-class BED files (read as true/false)",
+     edit("datasets.peaks", {"source": "bed", "paths": {True: "bound.bed", False: "unbound.bed"}, "genome": "g.fa"}),
+     "datasets.peaks.paths: a label key reads as True", "quote each label: 'yes': pos.bed"),
 ]
 
 
@@ -978,6 +1037,13 @@ def vcf_case_genome_without_a_usable_index(tmp_path, target):
                     "samtools faidx", genome=genome)
 
 
+def vcf_case_header_without_the_chrom_line(tmp_path, target):
+    """Was a traceback (cyvcf2's bare Exception 'cannot parse VCF header')."""
+    expect = vcf_case(tmp_path, [], "calls.vcf", "not a VCF that htslib can read", "#CHROM header line")
+    (tmp_path / "calls.vcf").write_text("##fileformat=VCFv4.2\nchr1\t40\t.\tA\tC\t.\t.\t.\n")
+    return expect
+
+
 def vcf_case_not_a_vcf(tmp_path, target):
     expect = vcf_case(tmp_path, [], "calls.vcf", "not a VCF that htslib can read", "give a VCF")
     (tmp_path / "calls.vcf").write_text("chr1\t40\t.\tA\tC\t.\t.\t.\n")  # no header
@@ -1090,3 +1156,17 @@ def test_a_rerun_replaces_the_folder_and_removes_what_a_killed_run_left(tmp_path
         assert read_dataset(tmp_path / "out" / "codes.npy").codes.shape == (n, LENGTH)
     assert not stale.exists() and other.exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([other.name, "data.tsv", "out"])
+
+
+def test_predictions_named_csv_are_comma_separated(tmp_path):
+    """A new user's `--output predictions.csv` got tab-separated text under a .csv name (one column in a
+    spreadsheet); a name ending in .csv or .csv.gz is now written comma-separated, as the inputs are read."""
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(GOOD)
+    argv = predict_argv(tmp_path, fasta, tmp_path / "out.tsv")  # one model for the three
+    for name in ("out.csv", "out.csv.gz", "out.tsv"):
+        assert main(argv[:-1] + [str(tmp_path / name)]) == 0
+    tsv = (tmp_path / "out.tsv").read_text()
+    assert (tmp_path / "out.csv").read_text() == tsv.replace("\t", ",")
+    assert gzip.open(tmp_path / "out.csv.gz", "rt").read() == tsv.replace("\t", ",")
+    assert tsv.splitlines()[0] == "id\tpredicted_label\tprob_a\tprob_b\tprob_c"

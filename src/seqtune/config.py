@@ -57,6 +57,8 @@ def schema_problems(config: dict, schema_path: str) -> list[str]:
                       f"{error.validator_value}"
         elif error.validator in ("pattern", "not"):
             message = f"{error.instance!r} is not allowed here"
+        elif error.validator == "uniqueItems":
+            message = f"{error.instance!r} lists a value more than once; list each value once"
         elif error.validator == "propertyNames":
             message = f"the name {error.instance!r} is not allowed; use letters, digits and _, starting with a letter"
         description = error.schema.get("description") if isinstance(error.schema, dict) else None
@@ -152,6 +154,13 @@ def check_config(config: dict) -> None:
     target = finetune["dataset"]
     if target not in datasets:
         raise SeqtuneError(f"finetune.dataset: '{target}' is not a key of datasets ({', '.join(datasets)})")
+    for name, dataset in datasets.items():
+        labels = [label for label in (dataset.get("paths") or {}) if label is None or isinstance(label, bool)]
+        if labels:
+            raise SeqtuneError(f"datasets.{name}.paths: a label key reads as {labels[0]} (YAML reads yes, no, on, "
+                               "off, true, false unquoted as true/false, and ~ or null as null; two such keys can "
+                               "even merge into one), so the class would not be the word you wrote; quote each "
+                               "label: 'yes': pos.bed")
     if datasets[target].get("labelled") is False:
         raise SeqtuneError(f"finetune.dataset: '{target}' has labelled: false; the target task needs labels (a data "
                            "set without labels serves masked pretraining only)")

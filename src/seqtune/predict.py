@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SeqtuneError
-from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome
+from .inputs import CHUNK_SIZE, InputSpec, encoded_chunks, iter_records, open_genome, table_separator
 from .io import PROBABILITY_FORMAT, atomic_open, read_json
 from .metrics import decide
 
@@ -25,6 +25,16 @@ def _choose_device(device):
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def check_fine_tuned(weights, sidecar: dict) -> None:
+    """Refuse a pretrained model: its outputs are the pretraining task's (motifs, masked bases), not the target's
+    classes, so its predictions would look right and mean nothing."""
+    if sidecar.get("role") == "pretrained":
+        raise SeqtuneError(f"{weights}: is a pretrained model (role: pretrained; its outputs are the pretraining "
+                           f"task's, {', '.join(map(str, sidecar.get('classes', [])[:4]))}), not a fine-tuned one; "
+                           "give the weights of a fine-tuned model (results/finetune/<pretrained>/<strategy>/n<size>/"
+                           "seed<seed>/model.safetensors)")
 
 
 def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str], multilabel: bool,
@@ -96,6 +106,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
 
     started = time.perf_counter()
     model, sidecar = load_model(weights)
+    check_fine_tuned(weights, sidecar)
     classes = [str(name) for name in sidecar.get("classes", [])]
     length = sidecar.get("length")
     if not classes or not isinstance(length, int):
@@ -114,6 +125,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
     genome_context = open_genome(spec.genome) if spec.source == "bed" else contextlib.nullcontext()
     # "-": standard output, for pipes (nothing to replace atomically there)
     output = contextlib.nullcontext(sys.stdout) if str(output_tsv) == "-" else atomic_open(output_tsv)
+    separator = table_separator(output_tsv)  # a name ending in .csv or .csv.gz: comma-separated, as it says
     with genome_context as genome, output as handle:
         records = iter_records(spec, genome, length, need_labels=False)
         for chunk in encoded_chunks(records, length, spec.length_policy, spec.ambiguous, chunk_size):
@@ -121,7 +133,7 @@ def predict_file(weights: str | os.PathLike, input_spec: dict, output_tsv: str |
             probabilities = predict_proba(model, codes, multilabel, batch_size=batch_size, rc_average=rc_average)
             frame = prediction_rows([record.id for record in chunk.records], probabilities, classes, multilabel,
                                     threshold)
-            frame.to_csv(handle, sep="\t", index=False, header=n_records == 0, float_format=PROBABILITY_FORMAT,
+            frame.to_csv(handle, sep=separator, index=False, header=n_records == 0, float_format=PROBABILITY_FORMAT,
                          lineterminator="\n")
             n_records += len(frame)
     log.info("predicted %d records from %s with %s in %.1f s", n_records, spec.path or spec.paths, weights,
@@ -156,6 +168,7 @@ class Predictor:
         from .weights import load_model
 
         model, sidecar = load_model(weights)
+        check_fine_tuned(weights, sidecar)
         self.classes = [str(name) for name in sidecar.get("classes", [])]
         self.length = sidecar.get("length")
         if not self.classes or not isinstance(self.length, int):

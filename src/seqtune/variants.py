@@ -232,12 +232,16 @@ def open_vcf(path: str):
 
     if not os.path.isfile(path):
         raise SeqtuneError(f"{path}: VCF file not found; check the path (a relative one is read from {os.getcwd()})")
-    cyvcf2.cyvcf2.set_htslib_log_level(1)  # errors only: seqtune's own message names the record
+    cyvcf2.cyvcf2.set_htslib_log_level(0)  # a header htslib cannot read: seqtune's one line says so
     try:
         return cyvcf2.VCF(path, lazy=True)
-    except OSError:
+    except Exception as error:  # cyvcf2: OSError, or a bare Exception "cannot parse VCF header" (no #CHROM line)
+        if not isinstance(error, OSError) and "header" not in str(error):
+            raise
         raise SeqtuneError(f"{path}: not a VCF that htslib can read (it needs the ## meta lines and the #CHROM "
                            "header line); give a VCF, plain or bgzipped (bcftools view checks it)") from None
+    finally:
+        cyvcf2.cyvcf2.set_htslib_log_level(1)  # then errors only: seqtune's own message names the record
 
 
 def iter_alleles(path: str, genome, length: int, max_indel_length: int = 50, ref_mismatch: str = "error",

@@ -85,6 +85,10 @@ _PICKLE_MAGIC = {b"PK\x03\x04": "a PyTorch .pt/.pth file (torch.save: a zip of p
 def _check_weights_file(weights: Path) -> None:
     """Refuse, with the fix, a weights file that is missing or not safetensors (pickles are never loaded: unpickling
     runs arbitrary code)."""
+    if weights.is_dir():
+        found = sorted(path.name for path in weights.glob("*.safetensors"))
+        raise SeqtuneError(f"{weights}: is a folder; give the weights file in it"
+                           + (f" ({weights / found[0]})" if found else " (a .safetensors file)"))
     if not weights.is_file():
         raise SeqtuneError(f"{weights}: weights file not found; check the path, or rerun the step that writes it")
     with open(weights, "rb") as handle:

@@ -28,6 +28,18 @@ _CLASS_ORDER = {(True, False): "sorted label strings; model output k is classes[
                 (False, False): None}
 
 
+def _check_not_all_n(records: list[Record], codes: np.ndarray, source: str) -> None:
+    """A labelled record whose every base is N (a BED window inside an assembly gap, a masked sequence) has no
+    sequence to learn from: its label would be noise that no split, metric or control can see."""
+    empty = (codes == N_CODE).all(axis=1)
+    if empty.any():
+        record = records[int(np.flatnonzero(empty)[0])]
+        cause = ("the window lies in a run of N of the genome (an assembly gap)" if source == "bed" else
+                 "the sequence is N only, or padding of a sequence that is")
+        raise SeqtuneError(f"{record.where()}: every base of the record is N ({cause}); it carries no sequence to "
+                           "learn from: remove it from the input")
+
+
 def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: int) -> None:
     """Read user data (FASTA, TSV/CSV, or BED + genome) into a data set folder (see ``seqtune.data``).
 
@@ -67,6 +79,8 @@ def import_dataset(out_dir: str | os.PathLike, spec: dict, length: int, seed: in
     with (open_genome(spec_checked.genome) if spec_checked.source == "bed" else contextlib.nullcontext()) as genome:
         for chunk in encoded_chunks(iter_records(spec_checked, genome, length, need_labels=labelled), length,
                                     spec_checked.length_policy, spec_checked.ambiguous):
+            if labelled:
+                _check_not_all_n(chunk.records, chunk.codes, spec_checked.source)
             records.extend(chunk.records)
             code_chunks.append(chunk.codes)
             read_lengths.append(chunk.read_lengths)

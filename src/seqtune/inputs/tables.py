@@ -39,6 +39,9 @@ def _table_chunks(path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     separator = table_separator(path)
     rows = _first_rows(path, separator)
     header = rows[0] if rows else []
+    if len(header) == 1 and header[0].startswith("#") and len(rows) == 2 and len(rows[1]) > 1:
+        raise SeqtuneError(f"{path}, line 1: a comment line ('{header[0][:40]}') above the header; the header (id, "
+                           "sequence, label, ...) must be the first line: delete the comment line(s) above it")
     for position, name in enumerate(header):
         if name.strip() and name in header[:position]:
             raise SeqtuneError(f"{path}, line 1: column '{name}' appears twice in the header (columns "
@@ -95,6 +98,11 @@ def _missing_columns(path: str, columns, required: dict[str, str]) -> None:
     missing = [f"{column} ({role})" for role, column in required.items() if column not in columns]
     separator = table_separator(path)
     other = {"\t": ",", ",": "\t"}[separator]
+    if missing and len(columns) and str(columns[0]).startswith(">"):
+        raise SeqtuneError(
+            f"{path}, line 1: '{str(columns[0])[:40]}' is a FASTA header, not a table's header; the file is FASTA: "
+            "set source: fasta (seqtune predict --input: name the file .fa or .fasta, or give "
+            '{"source": "fasta", "path": ...})')
     if missing and len(columns) == 1 and ";" in str(columns[0]) and separator not in str(columns[0]):
         raise SeqtuneError(
             f"{path}, line 1: the header is one column holding semicolons ('{str(columns[0])[:60]}'); the file is "
