@@ -119,9 +119,9 @@ def small_model(length: int = LENGTH, **spec) -> SequenceModel:
     return SequenceModel(ModelSpec(length=length, **settings), 3)
 
 
-def save_pretrained(path: Path, model: SequenceModel, length: int = LENGTH) -> Path:
-    save_model(model, path, {"role": "pretrained", "classes": ["m1", "m2", "m3"], "length": length,
-                             "validation": {"best_epoch": 1}})
+def save_pretrained(path: Path, model: SequenceModel, length: int = LENGTH, objective: str = "supervised") -> Path:
+    save_model(model, path, {"role": "pretrained", "objective": objective, "classes": ["m1", "m2", "m3"],
+                             "length": length, "validation": {"best_epoch": 1}})
     return path
 
 
@@ -719,13 +719,14 @@ def case_fasta_named_txt_given_to_predict(tmp_path, target):
                   "name the file .fa or .fasta", [tmp_path / "out.tsv"])
 
 
-def case_predict_with_a_pretrained_model(tmp_path, target):
-    """Was accepted: the pretraining head's classes (motifs) were written as predictions of the new sequences."""
+def case_predict_with_a_masked_pretrained_model(tmp_path, target):
+    """Was accepted: a masked-nucleotide model's per-base outputs were written as class probabilities of the new
+    sequences. (A supervised pretrained model predicts its own task's classes, as its columns say: allowed.)"""
     fasta = tmp_path / "new.fa"
     fasta.write_text(GOOD)
-    weights = save_pretrained(tmp_path / "pre.safetensors", small_model())
+    weights = save_pretrained(tmp_path / "pre.safetensors", small_model(), objective="masked")
     return Expect(["predict", "--weights", str(weights), "--input", str(fasta), "--output", str(tmp_path / "out.tsv")],
-                  "pre.safetensors", "is a pretrained model (role: pretrained", "give the weights of a fine-tuned model",
+                  "pre.safetensors", "is a masked-nucleotide pretrained model", "give the weights of a fine-tuned model",
                   [tmp_path / "out.tsv"])
 
 

@@ -28,13 +28,17 @@ def _choose_device(device):
 
 
 def check_fine_tuned(weights, sidecar: dict) -> None:
-    """Refuse a pretrained model: its outputs are the pretraining task's (motifs, masked bases), not the target's
-    classes, so its predictions would look right and mean nothing."""
-    if sidecar.get("role") == "pretrained":
-        raise SeqtuneError(f"{weights}: is a pretrained model (role: pretrained; its outputs are the pretraining "
-                           f"task's, {', '.join(map(str, sidecar.get('classes', [])[:4]))}), not a fine-tuned one; "
-                           "give the weights of a fine-tuned model (results/finetune/<pretrained>/<strategy>/n<size>/"
-                           "seed<seed>/model.safetensors)")
+    """Refuse a masked-nucleotide pretrained model: its outputs are the bases at each position, not a class of the
+    sequence, so its "predictions" would look like probabilities and mean nothing. A supervised pretrained model
+    predicts its own pretraining task's classes (its output columns name them), which is a legitimate use."""
+    if sidecar.get("role") != "pretrained":
+        return
+    if sidecar.get("objective") == "masked" or sidecar.get("task") == "masked_nucleotide":
+        raise SeqtuneError(f"{weights}: is a masked-nucleotide pretrained model (role: pretrained, objective: masked; "
+                           "its outputs are bases, not classes of a sequence); give the weights of a fine-tuned "
+                           "model (results/finetune/<pretrained>/<strategy>/n<size>/seed<seed>/model.safetensors)")
+    log.warning("%s is a pretrained model: these are predictions of its pretraining task's classes (%s), not of a "
+                "fine-tuned target", weights, ", ".join(map(str, sidecar.get("classes", [])[:4])))
 
 
 def prediction_rows(ids: list[str], probabilities: np.ndarray, classes: list[str], multilabel: bool,
