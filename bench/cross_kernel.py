@@ -29,7 +29,6 @@ the avx512 ones.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from seqtune.io import sha256_file
 from seqtune.seeds import derive_seed
 
 BIN = Path(sys.executable).parent
@@ -151,7 +151,7 @@ def main():
             epochs = len((out / "history.tsv").read_text().splitlines()) - 1
             record = {"mode": mode, "machine": machine, "train_size": size, "seed": seed,
                       "auroc": metrics["auroc"], "best_epoch": metrics.get("best_epoch"), "epochs": epochs,
-                      "weights_sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+                      "weights_sha256": sha256_file(out / "model.safetensors"),
                       "train_seconds": round(train_seconds, 1), "cpu": cpu}
             runs.append(record)
             print(f"  {mode:8s} {machine:6s} n={size:<5d} seed={seed}  auroc={record['auroc']:.4f}  "

@@ -10,52 +10,38 @@ from pathlib import Path
 from seqtune.hf.tokenizers import character_tokenizer, kmer_tokenizer
 
 
-def tiny_bert(folder: Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+def _masked_lm(folder: Path, architecture: str, tokenizer, max_positions: int, hidden: int, layers: int, seed: int,
+               **extra) -> Path:
+    """A random-init masked LM of transformers' ``<architecture>Config`` / ``<architecture>ForMaskedLM``, saved with
+    its tokenizer as a checkpoint folder."""
     import torch
-    from transformers import BertConfig, BertForMaskedLM
+    import transformers
 
-    tokenizer = character_tokenizer()
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
-                        pad_token_id=tokenizer.pad_token_id)
+    config = getattr(transformers, f"{architecture}Config")(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id,
+        **extra)
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    BertForMaskedLM(config).save_pretrained(folder)
+    getattr(transformers, f"{architecture}ForMaskedLM")(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def tiny_bert(folder: Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    return _masked_lm(folder, "Bert", character_tokenizer(), max_positions, hidden, layers, seed)
 
 
 def tiny_esm(folder: Path, k: int = 6, max_positions: int = 64, hidden: int = 32, layers: int = 2,
              seed: int = 0) -> Path:
-    import torch
-    from transformers import EsmConfig, EsmForMaskedLM
-
     tokenizer = kmer_tokenizer(k)
-    config = EsmConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                       num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
-                       pad_token_id=tokenizer.pad_token_id, mask_token_id=tokenizer.mask_token_id,
-                       position_embedding_type="absolute")
-    torch.manual_seed(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    EsmForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return _masked_lm(folder, "Esm", tokenizer, max_positions, hidden, layers, seed,
+                      mask_token_id=tokenizer.mask_token_id, position_embedding_type="absolute")
 
 
 def tiny_convbert(folder: Path, max_positions: int = 128, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    import torch
-    from transformers import ConvBertConfig, ConvBertForMaskedLM
-
-    tokenizer = character_tokenizer()
-    config = ConvBertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                            num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
-                            pad_token_id=tokenizer.pad_token_id, embedding_size=hidden, conv_kernel_size=9,
-                            head_ratio=2)
-    torch.manual_seed(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    ConvBertForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return _masked_lm(folder, "ConvBert", character_tokenizer(), max_positions, hidden, layers, seed,
+                      embedding_size=hidden, conv_kernel_size=9, head_ratio=2)
 
 
 def with_remote_code(folder: Path) -> Path:
